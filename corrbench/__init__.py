@@ -1,0 +1,44 @@
+"""corrbench: a benchmark framework for semantic correspondence.
+
+The public API is small and imports nothing heavy until used::
+
+    import corrbench
+    method = corrbench.load_method("identity")
+    dataset = corrbench.load_dataset("synthetic", split="test")
+    result = corrbench.evaluate(method, dataset)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from corrbench.api import Dataset, Method
+    from corrbench.evaluation import EvaluationResult
+
+
+def load_method(name: str, **options: Any) -> "Method":
+    """Build the method registered under ``name`` (entry point group ``corrbench.methods``)."""
+    from corrbench.registry import load_method as _load
+
+    return _load(name, **options)
+
+
+def load_dataset(name: str, root: str | None = None, split: str = "test", **options: Any) -> "Dataset":
+    """Build the dataset registered under ``name`` (entry point group ``corrbench.datasets``)."""
+    from corrbench.registry import load_dataset as _load
+
+    return _load(name, root=root, split=split, **options)
+
+
+def evaluate(method: "Method", dataset: "Dataset", protocol: Any = None, limit: int | None = None,
+             **kwargs: Any) -> "EvaluationResult":
+    """Score ``method`` on ``dataset`` under ``protocol`` (name, object or None = dataset default)."""
+    from corrbench.evaluation import evaluate as _evaluate
+
+    return _evaluate(method, dataset, protocol=protocol, limit=limit, **kwargs)
+
+
+__all__ = ["__version__", "evaluate", "load_dataset", "load_method"]

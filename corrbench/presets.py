@@ -1,0 +1,20 @@
+"""Built-in protocol presets.  Dataset-specific presets cite the code they reproduce."""
+
+from __future__ import annotations
+
+from corrbench.protocols import Protocol, register_protocol
+
+SYNTHETIC = register_protocol(
+    Protocol(
+        name="synthetic",
+        description=(
+            "Embedded benchmark: original resolution, target->source transfer, "
+            "L = max side of the SOURCE object box, error <= alpha*L."
+        ),
+        direction="trg_to_src",
+        threshold="bbox",
+        threshold_side="source",
+        alphas=(0.05, 0.1, 0.15),
+        datasets=("synthetic",),
+    )
+)

@@ -1,0 +1,118 @@
+"""Evaluation protocols: every convention behind a PCK number, as a named, frozen object.
+
+Published numbers differ mostly by conventions nobody prints (which image's box is the
+threshold reference, which way points are transferred, at what resolution, ``<`` or ``<=``).
+A :class:`Protocol` names each of them, and every result records the protocol it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from corrbench.api import Direction
+from corrbench.errors import UsageError
+
+ThresholdRef = Literal["image", "bbox", "kps_extent", "frame"]
+Side = Literal["source", "target"]
+Frame = Literal["original", "square", "long_side_pad"]
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How keypoints are transferred, where errors are measured and what counts as correct.
+
+    * ``direction``: ``trg_to_src`` queries target keypoints and compares the predictions with
+      source keypoints (DenseMatching, CATs, NCNet, SFNet, NeMF); ``src_to_trg`` the converse
+      (DHPF, GeoAware).
+    * ``threshold``: reference length L of PCK@α (correct iff error <= α·L):
+      ``image`` = max(H, W), ``bbox`` = max(w, h) of the box, ``kps_extent`` = max of the x and y
+      extents of the keypoints, ``frame`` = the side of the square evaluation frame;
+      ``threshold_side`` picks the source or the target image for it.
+    * ``frame``: ``original`` pixels, ``square`` = anisotropic resize of each image to
+      ``frame_size``², ``long_side_pad`` = isotropic resize to long side ``frame_size`` and centred
+      zero-padding to a square. Methods see the framed images; errors are measured in the frame.
+    * ``comparison``: ``le`` (<=, the common one) or ``lt`` (strict <, GeoAware).
+    * ``query_rounding``: how query keypoints are snapped before transfer (``none``; ``round``
+      as DenseMatching/SFNet read the flow at the nearest pixel; ``trunc`` as CATs' ``.long()``).
+    * ``extent_pad_bug``: reproduce DHPF/CATs' PF-WILLOW extent over −1 padded keypoints.
+    * ``bucket_alpha``/``buckets``: per-class and difficulty breakdowns (meta keys) at this α.
+    """
+
+    name: str
+    description: str = ""
+    direction: Direction = "trg_to_src"
+    threshold: ThresholdRef = "image"
+    threshold_side: Side = "source"
+    frame: Frame = "original"
+    frame_size: int | None = None
+    comparison: Literal["le", "lt"] = "le"
+    alphas: tuple[float, ...] = (0.05, 0.1, 0.15)
+    query_rounding: Literal["none", "round", "trunc"] = "none"
+    extent_pad_bug: bool = False
+    bucket_alpha: float = 0.1
+    buckets: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = field(default=(), compare=False)  # where the preset is meant to be used
+
+    def __post_init__(self) -> None:
+        if self.frame != "original" and not self.frame_size:
+            raise ValueError(f"protocol {self.name}: frame '{self.frame}' needs frame_size")
+        if self.bucket_alpha not in self.alphas:
+            object.__setattr__(self, "alphas", tuple(sorted({*self.alphas, self.bucket_alpha})))
+
+    @property
+    def query_side(self) -> Literal["src", "trg"]:
+        return "trg" if self.direction == "trg_to_src" else "src"
+
+    @property
+    def answer_side(self) -> Literal["src", "trg"]:
+        return "src" if self.direction == "trg_to_src" else "trg"
+
+    def with_options(self, **changes: Any) -> "Protocol":
+        """A copy with some fields changed, renamed so results never pass it off as the preset."""
+        if not changes:
+            return self
+        suffix = ",".join(f"{key}={value}" for key, value in sorted(changes.items()))
+        return replace(self, name=f"{self.name}[{suffix}]", **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("datasets")
+        data["alphas"] = list(self.alphas)
+        data["buckets"] = list(self.buckets)
+        return data
+
+
+_PRESETS: dict[str, Protocol] = {}
+
+
+def register_protocol(protocol: Protocol) -> Protocol:
+    """Add a named preset (used by the core at import of this module)."""
+    _PRESETS[protocol.name] = protocol
+    return protocol
+
+
+def list_protocols() -> list[Protocol]:
+    _ensure_presets()
+    return [_PRESETS[name] for name in sorted(_PRESETS)]
+
+
+def get_protocol(name_or_protocol: "str | Protocol") -> Protocol:
+    """Look a preset up by name (close-name suggestions on a typo)."""
+    if isinstance(name_or_protocol, Protocol):
+        return name_or_protocol
+    _ensure_presets()
+    name = str(name_or_protocol)
+    if name not in _PRESETS:
+        from corrbench.registry import suggest
+
+        raise UsageError(
+            f"unknown protocol '{name}'.{suggest(name, sorted(_PRESETS))} "
+            "See `corrbench list protocols`."
+        )
+    return _PRESETS[name]
+
+
+def _ensure_presets() -> None:
+    if not _PRESETS:
+        from corrbench import presets  # noqa: F401  (registers the built-in presets)
