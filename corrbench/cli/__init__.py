@@ -1,0 +1,1 @@
+"""Command-line interface (``corrbench ...``); one module per subcommand."""
