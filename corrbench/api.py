@@ -158,6 +158,9 @@ class Dataset(ABC):
     version: ClassVar[str] = "0"
     splits: ClassVar[tuple[str, ...]] = ("test",)
     default_protocol: ClassVar[str] = "default"
+    #: What the benchmark scores: "keypoints" (PCK), "flow" (dense flow + masks, TSS kit) or
+    #: "coseg" (foreground masks only, Internet).  The evaluator dispatches on it.
+    task: ClassVar[str] = "keypoints"
 
     def __init__(self, root: str | None = None, split: str = "test") -> None:
         if split not in self.splits:
