@@ -97,20 +97,29 @@ def list_protocols() -> list[Protocol]:
     return [_PRESETS[name] for name in sorted(_PRESETS)]
 
 
-def get_protocol(name_or_protocol: "str | Protocol") -> Protocol:
-    """Look a preset up by name (close-name suggestions on a typo)."""
+def get_protocol(name_or_protocol: "str | Protocol", dataset: str | None = None) -> Protocol:
+    """Look a preset up by name (close-name suggestions on a typo).
+
+    A convention whose details differ per benchmark (e.g. DHPF's threshold is the image side on
+    PF-PASCAL but the box on SPair) is registered once per dataset as ``<family>/<dataset>``;
+    asking for ``<family>`` with ``dataset`` given resolves to that concrete preset.
+    """
     if isinstance(name_or_protocol, Protocol):
         return name_or_protocol
     _ensure_presets()
     name = str(name_or_protocol)
-    if name not in _PRESETS:
-        from corrbench.registry import suggest
+    if name in _PRESETS:
+        return _PRESETS[name]
+    if dataset and f"{name}/{dataset}" in _PRESETS:
+        return _PRESETS[f"{name}/{dataset}"]
+    from corrbench.registry import suggest
 
-        raise UsageError(
-            f"unknown protocol '{name}'.{suggest(name, sorted(_PRESETS))} "
-            "See `corrbench list protocols`."
-        )
-    return _PRESETS[name]
+    families = sorted({key.split("/")[0] for key in _PRESETS} | set(_PRESETS))
+    raise UsageError(
+        f"unknown protocol '{name}'"
+        + (f" for dataset '{dataset}'" if dataset else "")
+        + f".{suggest(name, families)} See `corrbench list protocols`."
+    )
 
 
 def _ensure_presets() -> None:
