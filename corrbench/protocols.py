@@ -33,8 +33,10 @@ class Protocol:
       ``frame_size``², ``long_side_pad`` = isotropic resize to long side ``frame_size`` and centred
       zero-padding to a square. Methods see the framed images; errors are measured in the frame.
     * ``comparison``: ``le`` (<=, the common one) or ``lt`` (strict <, GeoAware).
-    * ``query_rounding``: how query keypoints are snapped before transfer (``none``; ``round``
-      as DenseMatching/SFNet read the flow at the nearest pixel; ``trunc`` as CATs' ``.long()``).
+    * ``query_rounding``: where a dense field is read for a query keypoint k: ``none`` = at k
+      (bilinear); ``round`` = at the nearest pixel (SFNet); ``round_offset`` = at the nearest pixel,
+      the displacement then added to k itself (DenseMatching); ``trunc`` = at k truncated toward
+      zero, as CATs' ``.long()``.  Snapped positions are clamped into the image.
     * ``extent_pad_bug``: reproduce DHPF/CATs' PF-WILLOW extent over −1 padded keypoints.
     * ``bucket_alpha``/``buckets``: per-class and difficulty breakdowns (meta keys) at this α.
     """
@@ -48,7 +50,7 @@ class Protocol:
     frame_size: int | None = None
     comparison: Literal["le", "lt"] = "le"
     alphas: tuple[float, ...] = (0.05, 0.1, 0.15)
-    query_rounding: Literal["none", "round", "trunc"] = "none"
+    query_rounding: Literal["none", "round", "round_offset", "trunc"] = "none"
     extent_pad_bug: bool = False
     bucket_alpha: float = 0.1
     buckets: tuple[str, ...] = ()

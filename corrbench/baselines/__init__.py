@@ -1,0 +1,1 @@
+"""Weight-free baselines that every method should beat."""

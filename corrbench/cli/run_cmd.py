@@ -1,0 +1,95 @@
+"""``corrbench run``: evaluate one method on one dataset, print the table, record the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from corrbench.errors import UsageError
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings to method options (values parsed as YAML scalars: 3, 0.5, true)."""
+    import yaml
+
+    options: dict[str, Any] = {}
+    for item in pairs:
+        if "=" not in item:
+            raise UsageError(f"bad --option '{item}': expected KEY=VALUE")
+        key, value = item.split("=", 1)
+        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+    return options
+
+
+def add_common_method_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", required=True, help="method name (see `corrbench list methods`)")
+    parser.add_argument("--weights", default=None, help="checkpoint file for the method")
+    parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                        help="method option, repeatable (e.g. -o stride=4)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("run", help="evaluate a method on a dataset")
+    add_common_method_args(parser)
+    parser.add_argument("--dataset", required=True, help="dataset name (see `corrbench list datasets`)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--root", default=None, help="dataset root (default: $CORRBENCH_DATA/<name>)")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N pairs (no leaderboard update)")
+    parser.add_argument("--protocol", default=None, help="protocol preset (see `corrbench list protocols`)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--json", dest="json_path", default=None, help="write the result as JSON here")
+    parser.add_argument("--leaderboard", default="leaderboards", metavar="DIR",
+                        help="leaderboard folder updated by full runs (default: ./leaderboards)")
+    parser.add_argument("--no-leaderboard", action="store_true", help="do not touch any leaderboard")
+    parser.set_defaults(handler=handle)
+
+
+def build_method(args: argparse.Namespace):
+    import corrbench
+
+    options = parse_options(args.option)
+    return corrbench.load_method(args.method, weights=args.weights, device=args.device, **options)
+
+
+def handle(args: argparse.Namespace) -> int:
+    import corrbench
+    from corrbench.io import atomic_write_text
+    from corrbench.protocols import get_protocol
+
+    # Resolve every name before any work or write: a typo fails fast and leaves nothing behind.
+    dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
+    protocol = get_protocol(args.protocol or dataset.default_protocol, dataset=dataset.name)
+    method = build_method(args)
+
+    from corrbench.evaluation import evaluate
+
+    result = evaluate(method, dataset, protocol=protocol, limit=args.limit, batch_size=args.batch_size,
+                      seed=args.seed, progress=sys.stderr.isatty())
+    print_result(result)
+    if args.json_path:
+        atomic_write_text(args.json_path, json.dumps(result.to_dict(), indent=1, default=float) + "\n")
+    if not args.no_leaderboard:
+        if args.limit is not None:
+            print("leaderboard not updated: a --limit run is not comparable with full runs", file=sys.stderr)
+        else:
+            from corrbench.leaderboard import update_leaderboard
+
+            update_leaderboard(args.leaderboard, result)
+    return 0
+
+
+def print_result(result) -> None:
+    from rich.console import Console
+
+    from corrbench.report import bucket_tables, notes, per_class_table
+
+    console = Console()
+    console.print(per_class_table(result))
+    for table in bucket_tables(result):
+        console.print(table)
+    for line in notes(result):
+        console.print(f"note: {line}")

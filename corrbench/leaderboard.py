@@ -1,0 +1,161 @@
+"""Leaderboards: a long-format CSV per dataset as the source of truth, Markdown tables generated from it.
+
+Layout: ``<dir>/<dataset>/results.csv`` and one ``<split>__<protocol>__<metric>.md`` per
+(split, protocol, metric@alpha): rows = methods (with weights), columns = categories + mean.
+Rows of different protocols never share a table.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from corrbench.io import atomic_write_text
+
+COLUMNS = [
+    "method", "method_version", "weights", "dataset", "dataset_version", "split", "protocol",
+    "metric", "alpha", "category", "value", "n_pairs", "n_kps", "provenance",
+]
+RUN_KEY = ["method", "weights", "dataset", "split", "protocol"]
+MEAN = "mean"
+ALL_PAIRS = "all-pairs"
+
+
+def _alpha_of(name: str) -> tuple[str, float | None]:
+    if "@" in name:
+        metric, alpha = name.split("@", 1)
+        try:
+            return metric, float(alpha)
+        except ValueError:
+            return name, None
+    return name, None
+
+
+def rows_from_result(result: Any) -> list[dict[str, Any]]:
+    """Long-format rows of an evaluation result (per class, mean over classes, all pairs, buckets)."""
+    prov = result.provenance
+    base = {
+        "method": result.method,
+        "method_version": str(prov.get("method_version", "")),
+        "weights": str(prov.get("weights", "none")),
+        "dataset": result.dataset,
+        "dataset_version": str(prov.get("dataset_version", "")),
+        "split": result.split,
+        "protocol": result.protocol.name,
+        "provenance": f"corrbench {prov.get('corrbench_version')}; torch {prov.get('torch_version')}; "
+                      f"seed {prov.get('seed')}",
+    }
+    rows: list[dict[str, Any]] = []
+
+    def add(metric_name: str, category: str, value: float, n_pairs: int, n_kps: int | None) -> None:
+        metric, alpha = _alpha_of(metric_name)
+        rows.append({**base, "metric": metric, "alpha": alpha, "category": category,
+                     "value": round(float(value), 6), "n_pairs": n_pairs, "n_kps": n_kps})
+
+    n_pairs_total = int(result.summary.get("n_pairs", 0))
+    n_kps_total = result.summary.get("n_kps")
+    for category, metrics in result.per_class.items():
+        for name, value in metrics.items():
+            if "@" in name or name.startswith(("seg_", "mask_", "tss_")):
+                add(name, category, value, int(metrics.get("n_pairs", 0)), metrics.get("n_kps"))
+    for name, value in result.summary.items():
+        if "@" not in name and not name.startswith(("seg_", "mask_", "tss_")):
+            continue
+        metric, alpha = _alpha_of(name)
+        if metric.endswith("_pairs"):
+            add(f"{metric[: -len('_pairs')]}@{alpha:g}", ALL_PAIRS, value, n_pairs_total, n_kps_total)
+        else:
+            add(name, MEAN, value, n_pairs_total, n_kps_total)
+    protocol_alpha = getattr(result.protocol, "bucket_alpha", None)
+    for key, groups in (result.buckets or {}).items():
+        for bucket, value in groups.items():
+            add(f"pck@{protocol_alpha:g}", f"{key}={bucket}", value, 0, None)
+    return rows
+
+
+def csv_path(directory: str | Path, dataset: str) -> Path:
+    return Path(directory) / dataset / "results.csv"
+
+
+def read_rows(directory: str | Path, dataset: str) -> pd.DataFrame:
+    path = csv_path(directory, dataset)
+    if not path.is_file():
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.read_csv(path, dtype={"method_version": str, "dataset_version": str, "weights": str})
+
+
+def merge_rows(existing: pd.DataFrame, new_rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Replace every row of the same run (method, weights, dataset, split, protocol) by ``new_rows``."""
+    new = pd.DataFrame(list(new_rows), columns=COLUMNS)
+    if existing.empty:
+        merged = new
+    elif new.empty:
+        merged = existing
+    else:
+        keys = new[RUN_KEY].drop_duplicates()
+        marker = existing.merge(keys, on=RUN_KEY, how="left", indicator=True)["_merge"] == "both"
+        merged = pd.concat([existing[~marker.to_numpy()], new], ignore_index=True)
+    return merged.sort_values(["split", "protocol", "metric", "alpha", "method", "weights", "category"],
+                              kind="stable").reset_index(drop=True)
+
+
+def _format_percent(value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+
+
+def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> dict[str, str]:
+    """Markdown text per table file name; values shown in percent with one decimal."""
+    tables: dict[str, str] = {}
+    if frame.empty:
+        return tables
+    for (split, protocol, metric, alpha), group in frame.groupby(
+        ["split", "protocol", "metric", "alpha"], dropna=False, sort=True
+    ):
+        label = metric if pd.isna(alpha) else f"{metric}@{alpha:g}"
+        present = list(dict.fromkeys(group["category"]))
+        classes = [c for c in (categories or []) if c in present]
+        classes += sorted(c for c in present if c not in classes and c not in (MEAN, ALL_PAIRS))
+        columns = classes + [c for c in (MEAN, ALL_PAIRS) if c in present]
+        methods = group.sort_values(["method", "weights"])[["method", "weights"]].drop_duplicates()
+        lines = [
+            f"# {group['dataset'].iloc[0]} — {label} ({split}, protocol `{protocol}`)",
+            "",
+            "Generated from `results.csv` by `corrbench leaderboard`; do not edit. Values in percent.",
+            "",
+            "| method | weights | " + " | ".join(columns) + " |",
+            "|---|---|" + "---:|" * len(columns),
+        ]
+        for method, weights in methods.itertuples(index=False):
+            rows = group[(group["method"] == method) & (group["weights"] == weights)]
+            values = dict(zip(rows["category"], rows["value"]))
+            cells = [_format_percent(values.get(c, float("nan"))) for c in columns]
+            lines.append(f"| {method} | {weights} | " + " | ".join(cells) + " |")
+        name = f"{split}__{str(protocol).replace('/', '_')}__{label}.md"
+        tables[name] = "\n".join(lines) + "\n"
+    return tables
+
+
+def write_leaderboard(directory: str | Path, dataset: str, frame: pd.DataFrame,
+                      categories: list[str] | None = None) -> list[Path]:
+    """Write the CSV and regenerate every Markdown table of ``dataset`` (each write atomic)."""
+    folder = Path(directory) / dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(csv_path(directory, dataset), frame[COLUMNS].to_csv(index=False, lineterminator="\n"))
+    written = [csv_path(directory, dataset)]
+    tables = render_tables(frame, categories)
+    for stale in folder.glob("*.md"):
+        if stale.name not in tables:
+            stale.unlink()
+    for name, text in tables.items():
+        atomic_write_text(folder / name, text)
+        written.append(folder / name)
+    return written
+
+
+def update_leaderboard(directory: str | Path, result: Any) -> list[Path]:
+    """Put a run's rows into its dataset's leaderboard, replacing that run's previous rows."""
+    frame = merge_rows(read_rows(directory, result.dataset), rows_from_result(result))
+    return write_leaderboard(directory, result.dataset, frame, list(result.categories))

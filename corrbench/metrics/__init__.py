@@ -1,0 +1,1 @@
+"""Metrics: PCK for keypoints, mask IoU/precision, TSS flow accuracy."""

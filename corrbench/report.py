@@ -1,0 +1,60 @@
+"""Human-readable tables of a result (rich), shared by `corrbench run` and friends."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _pct(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{100 * float(value):.1f}"
+
+
+def per_class_table(result: Any):
+    """A rich Table: one row per category, the mean over classes and over all pairs."""
+    from rich.table import Table
+
+    metric_names = [name for name in result.summary if name.startswith("pck@")]
+    table = Table(title=f"{result.method} on {result.dataset}/{result.split} — protocol {result.protocol.name}"
+                        " (PCK per image, %)")
+    table.add_column("category")
+    for name in metric_names:
+        table.add_column(name, justify="right")
+    table.add_column("pairs", justify="right")
+    table.add_column("kps", justify="right")
+    for category, metrics in result.per_class.items():
+        table.add_row(category, *[_pct(metrics.get(n)) for n in metric_names],
+                      str(metrics.get("n_pairs", "")), str(metrics.get("n_kps", "")))
+    summary = result.summary
+    table.add_section()
+    table.add_row("mean (classes)", *[_pct(summary.get(n)) for n in metric_names],
+                  str(summary.get("n_pairs", "")), str(summary.get("n_kps", "")))
+    table.add_row("all pairs", *[_pct(summary.get(n.replace("pck@", "pck_pairs@"))) for n in metric_names], "", "")
+    table.add_row("pooled kps", *[_pct(summary.get(n.replace("pck@", "pck_kpt@"))) for n in metric_names], "", "")
+    return table
+
+
+def bucket_tables(result: Any) -> list:
+    from rich.table import Table
+
+    tables = []
+    for key, groups in (result.buckets or {}).items():
+        table = Table(title=f"{key} (PCK@{result.protocol.bucket_alpha:g} per image, %)")
+        table.add_column("value")
+        table.add_column("pck", justify="right")
+        for value in sorted(groups, key=str):
+            table.add_row(str(value), _pct(groups[value]))
+        tables.append(table)
+    return tables
+
+
+def notes(result: Any) -> list[str]:
+    summary = result.summary
+    lines = []
+    if summary.get("n_nonfinite"):
+        lines.append(f"{summary['n_nonfinite']} keypoint prediction(s) were NaN/inf and count as wrong.")
+    if summary.get("n_pairs_without_kps"):
+        lines.append(f"{summary['n_pairs_without_kps']} pair(s) had no visible keypoint and are not in per-image means.")
+    return lines
