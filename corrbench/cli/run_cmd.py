@@ -60,7 +60,10 @@ def handle(args: argparse.Namespace) -> int:
     from corrbench.io import atomic_write_text
     from corrbench.protocols import get_protocol
 
+    from corrbench.registry import METHOD_GROUP, resolve
+
     # Resolve every name before any work or write: a typo fails fast and leaves nothing behind.
+    resolve(METHOD_GROUP, args.method)
     dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
     protocol = get_protocol(args.protocol or dataset.default_protocol, dataset=dataset.name)
     method = build_method(args)

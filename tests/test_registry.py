@@ -1,0 +1,47 @@
+"""Registry: entry points only, close-name suggestions, broken plugins named with their distribution."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import EntryPoint
+
+import pytest
+
+import corrbench
+from corrbench import registry
+from corrbench.errors import PluginImportError, UsageError
+
+
+def test_unknown_method_suggests_close_name():
+    with pytest.raises(UsageError, match=r"unknown method 'idenity'\. Did you mean 'identity'\?"):
+        corrbench.load_method("idenity")
+
+
+def test_unknown_name_without_close_match_lists_installed():
+    with pytest.raises(UsageError, match="Installed methods: .*identity"):
+        corrbench.load_method("zzzzzz")
+
+
+def test_bad_option_is_a_usage_error():
+    with pytest.raises(UsageError, match="bad option for method 'identity'.*no_such_option"):
+        corrbench.load_method("identity", no_such_option=3)
+
+
+def test_broken_plugin_names_its_origin(monkeypatch):
+    broken = EntryPoint(name="broken", value="corrbench_no_such_module_xyz:Method", group=registry.METHOD_GROUP)
+    monkeypatch.setattr(registry, "_entry_points", lambda group: {"broken": broken})
+    with pytest.raises(PluginImportError, match="plugin 'broken' from corrbench_no_such_module_xyz:Method "
+                                                "failed to import \\(ModuleNotFoundError"):
+        corrbench.load_method("broken")
+
+
+def test_listing_imports_no_plugin():
+    code = (
+        "import sys; from corrbench.cli.main import main; main(['list']);"
+        "loaded = [m for m in sys.modules if m.startswith(('corrbench.baselines', 'corrbench_', 'torch'))];"
+        "print('LOADED', loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "LOADED []" in out
+    assert "identity" in out and "feature-nn" in out
