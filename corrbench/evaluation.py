@@ -163,6 +163,8 @@ def evaluate(
 
     with progress_bar(len(order), f"{method.name} on {dataset.name}", enabled=progress) as advance:
         for start in range(0, len(order), batch):
+            # Seeding by the first pair's index makes a pair's answer independent of sharding/resume.
+            seed_everything(seed + order[start])
             pairs = [dataset[i] for i in order[start : start + batch]]
             todo = [p for p in pairs if p.pair_id not in done]
             framed = [apply_frame(p, protocol) for p in todo]

@@ -45,10 +45,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--leaderboard", default="leaderboards", metavar="DIR",
                         help="leaderboard folder updated by full runs (default: ./leaderboards)")
     parser.add_argument("--no-leaderboard", action="store_true", help="do not touch any leaderboard")
+    parser.add_argument("--runs-dir", default=None,
+                        help="where per-pair records are kept for resume (default: ~/.cache/corrbench/runs)")
+    parser.add_argument("--no-resume", action="store_true", help="neither reuse nor keep per-pair records")
     parser.set_defaults(handler=handle)
 
 
 def build_method(args: argparse.Namespace):
+    """The method named on the command line, with its weights, device and -o options."""
     import corrbench
 
     options = parse_options(args.option)
@@ -66,12 +70,11 @@ def handle(args: argparse.Namespace) -> int:
     resolve(METHOD_GROUP, args.method)
     dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
     protocol = get_protocol(args.protocol or dataset.default_protocol, dataset=dataset.name)
-    method = build_method(args)
-
-    from corrbench.evaluation import evaluate
-
-    result = evaluate(method, dataset, protocol=protocol, limit=args.limit, batch_size=args.batch_size,
-                      seed=args.seed, progress=sys.stderr.isatty())
+    options = parse_options(args.option)
+    method = corrbench.load_method(args.method, weights=args.weights, device=args.device, **options)
+    result = run_evaluation(args, method, options, dataset, protocol)
+    if result is None:  # a non-zero rank of a distributed run: rank 0 reports
+        return 0
     print_result(result)
     if args.json_path:
         atomic_write_text(args.json_path, json.dumps(result.to_dict(), indent=1, default=float) + "\n")
@@ -83,6 +86,36 @@ def handle(args: argparse.Namespace) -> int:
 
             update_leaderboard(args.leaderboard, result)
     return 0
+
+
+def run_evaluation(args: argparse.Namespace, method, options: dict[str, Any], dataset, protocol):
+    """Evaluate with on-disk per-pair records (resume) over this process's shard (torchrun)."""
+    from corrbench.distributed import finish, gather_records, init_from_env, shard_indices
+    from corrbench.evaluation import EvaluationResult, evaluate
+    from corrbench.resume import RecordStore, default_runs_dir, run_key
+
+    context = init_from_env(args.device)
+    store = None
+    done: dict[str, Any] = {}
+    if not args.no_resume:
+        key = run_key(method=method, options=options, dataset=dataset, protocol=protocol, seed=args.seed)
+        store = RecordStore(args.runs_dir or default_runs_dir(), key, shard=str(context.rank))
+        done = store.load()
+    total = len(dataset) if args.limit is None else min(len(dataset), max(0, args.limit))
+    indices = shard_indices(total, context)
+    result = evaluate(method, dataset, protocol=protocol, batch_size=args.batch_size, seed=args.seed,
+                      progress=sys.stderr.isatty() and context.is_main, indices=indices, done=done,
+                      on_record=store.append if store else None)
+    records = gather_records(list(zip(indices, result.records)), context)
+    finish(context)
+    if records is None:
+        return None
+    ordered = [record for _, record in sorted(records, key=lambda item: item[0])]
+    result.provenance.update({"world_size": context.world_size, "limit": args.limit,
+                              "resumed_pairs": len(done)})
+    return EvaluationResult.from_records(
+        ordered, method=result.method, dataset=result.dataset, split=result.split, protocol=protocol,
+        provenance=result.provenance, categories=result.categories)
 
 
 def print_result(result) -> None:
