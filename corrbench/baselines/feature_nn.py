@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Method, Pair, Prediction
+from corrbench.cache import FeatureCache, image_key
 from corrbench.transfer import identity_grid
 
 
@@ -57,8 +58,10 @@ class FeatureNNMethod(Method):
     version = "1"
 
     def __init__(self, weights: str | None = None, device: str = "cpu", stride: int = 4, radius: int = 12,
-                 colour_weight: float = 0.5, temperature: float = 0.02, window: float = 2.0) -> None:
+                 colour_weight: float = 0.5, temperature: float = 0.02, window: float = 2.0,
+                 cache_mb: int = 256) -> None:
         super().__init__(weights=weights, device=device)
+        self.cache = FeatureCache(int(cache_mb) * 2**20)
         self.stride = int(stride)
         self.radius = int(radius)
         self.colour_weight = float(colour_weight)
@@ -68,11 +71,16 @@ class FeatureNNMethod(Method):
     def _grid_shape(self, size: tuple[int, int]) -> tuple[int, int]:
         return max(1, round(size[0] / self.stride)), max(1, round(size[1] / self.stride))
 
+    def _descriptors(self, image: np.ndarray, grid: tuple[int, int]) -> torch.Tensor:
+        key = image_key(image, grid, self.radius, self.colour_weight)
+        return self.cache.get_or_compute(
+            key, lambda: dense_descriptors(image, grid, self.radius, self.colour_weight))
+
     def _field(self, from_image: np.ndarray, to_image: np.ndarray) -> CorrespondenceField:
         from_size, to_size = from_image.shape[:2], to_image.shape[:2]
         from_grid, to_grid = self._grid_shape(from_size), self._grid_shape(to_size)
-        query = dense_descriptors(from_image, from_grid, self.radius, self.colour_weight)
-        reference = dense_descriptors(to_image, to_grid, self.radius, self.colour_weight)
+        query = self._descriptors(from_image, from_grid)
+        reference = self._descriptors(to_image, to_grid)
         cells = torch.from_numpy(identity_grid(to_grid, to_grid).reshape(-1, 2)).float()
         matched = match_fields(query, reference, cells, self.temperature, self.window)
         # Grid cell (col, row) of the target grid -> target pixel, align_corners=False.
