@@ -23,5 +23,10 @@ demo: install
 test: install
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q
 
+bench: install
+	mkdir -p bench-results
+	$(PYTHON) -m corrbench.bench --out bench-results/core.md
+	for script in $(wildcard methods/*/bench_*.py); do $(PYTHON) $$script || exit 1; done
+
 test-slow: install
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q -m slow

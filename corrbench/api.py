@@ -126,6 +126,8 @@ class Method(ABC):
     version: ClassVar[str] = "0"
     #: Directions the method can answer; the evaluator asks only for what the protocol needs.
     directions: ClassVar[tuple[Direction, ...]] = DIRECTIONS
+    #: True when ``predict`` gains from several pairs at once (the evaluator then batches).
+    supports_batching: ClassVar[bool] = False
 
     def __init__(self, weights: str | None = None, device: str = "cpu", **options: Any) -> None:
         if options:
