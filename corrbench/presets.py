@@ -14,7 +14,7 @@ SYNTHETIC = register_protocol(
         direction="trg_to_src",
         threshold="bbox",
         threshold_side="source",
-        alphas=(0.05, 0.1, 0.15),
+        alphas=(0.01, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2),
         datasets=("synthetic",),
     )
 )

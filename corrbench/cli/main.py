@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "corrbench.cli.list_cmd",
     "corrbench.cli.run_cmd",
     "corrbench.cli.train_cmd",
+    "corrbench.cli.leaderboard_cmd",
 )
 
 
