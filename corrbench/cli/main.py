@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "corrbench.cli.run_cmd",
     "corrbench.cli.train_cmd",
     "corrbench.cli.leaderboard_cmd",
+    "corrbench.cli.plot_cmd",
 )
 
 
