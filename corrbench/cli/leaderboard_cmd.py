@@ -23,7 +23,10 @@ def handle(args: argparse.Namespace) -> int:
 
     from corrbench import leaderboard_check as lb
 
-    console = Console()
+    import sys
+
+    # A diff table must stay readable in CI logs, which have no terminal width.
+    console = Console() if sys.stdout.isatty() else Console(width=200)
     if args.action == "render":
         for dataset in lb.render_all(args.dir):
             console.print(f"rendered {args.dir}/{dataset}")
