@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 BASE = ["--dataset", "synthetic", "--limit", "24", "--no-leaderboard"]
 
@@ -64,7 +61,6 @@ def test_changed_options_never_reuse_stale_records(tmp_path):
     assert len(list(runs.iterdir())) == 2
 
 
-@pytest.mark.skipif(shutil.which("torchrun") is None and not os.environ.get("CI"), reason="torchrun not installed")
 def test_torchrun_two_processes_match_single_process(tmp_path):
     single = tmp_path / "single.json"
     subprocess.run(_cli("--method", "feature-nn", *BASE, "--limit", "10", "--no-resume", "--json", str(single)),
