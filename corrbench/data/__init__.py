@@ -1,0 +1,1 @@
+"""Dataset loaders (one module per benchmark) and their shared base."""
