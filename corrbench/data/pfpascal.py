@@ -7,6 +7,9 @@ accepted too).  Test lists carry the co-visible keypoints as ``;``-packed ``XA;Y
 lists without them (train/val) take keypoints from the ``.mat`` files, keeping the rows visible
 in both images, as DenseMatching does.  ``class`` is 1..20 in VOC order.
 
+When ``Annotations/`` exists every pair's two ``.mat`` files must be there (strict mode); without
+the folder, test pairs still load from the csv but carry no boxes (``dhpf_bbox`` then refuses).
+
 Coordinates are kept exactly as stored (the official files are MATLAB exports whose base no
 source states); every reference evaluator uses them as 0-based pixels and rescales them
 multiplicatively, so corrbench does the same (spec datasets.md §2.3).
