@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "corrbench.cli.train_cmd",
     "corrbench.cli.leaderboard_cmd",
     "corrbench.cli.plot_cmd",
+    "corrbench.cli.download_cmd",
 )
 
 
