@@ -103,3 +103,14 @@ def test_backbone_weights_file(tmp_path):
     save_checkpoint({"conv1.weight": torch.zeros(1)}, path)
     with pytest.raises(CheckpointError, match="missing"):
         SFNetMethod(**TINY, backbone_weights=str(path))
+
+
+def test_committed_embedded_checkpoint_is_small_and_loads():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / "sfnet-synthetic.pth"
+    assert path.stat().st_size < 5 * 2**20
+    method = SFNetMethod(weights=str(path))
+    assert method.options["config"] == "embedded" and method.weights_kind == "corrbench"
+    coords = method.predict([masked_pair()])[0].trg_to_src.coords
+    assert np.isfinite(coords).all()
