@@ -6,6 +6,15 @@ import math
 from typing import Any
 
 
+def console():
+    """A rich console; wide when output is not a terminal, so tables are not squeezed in logs."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
+
+
 def _pct(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"

@@ -18,15 +18,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from corrbench import leaderboard_check as lb
 
-    import sys
+    from corrbench.report import console as make_console
 
-    # A diff table must stay readable in CI logs, which have no terminal width.
-    console = Console() if sys.stdout.isatty() else Console(width=200)
+    console = make_console()  # a diff table must stay readable in CI logs
     if args.action == "render":
         for dataset in lb.render_all(args.dir):
             console.print(f"rendered {args.dir}/{dataset}")

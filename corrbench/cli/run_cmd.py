@@ -119,11 +119,9 @@ def run_evaluation(args: argparse.Namespace, method, options: dict[str, Any], da
 
 
 def print_result(result) -> None:
-    from rich.console import Console
+    from corrbench.report import bucket_tables, console as make_console, notes, per_class_table
 
-    from corrbench.report import bucket_tables, notes, per_class_table
-
-    console = Console()
+    console = make_console()
     console.print(per_class_table(result))
     for table in bucket_tables(result):
         console.print(table)
