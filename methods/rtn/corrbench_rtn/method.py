@@ -19,7 +19,6 @@ from corrbench_rtn.losses import candidate_accuracy, flow_l1_loss, weak_matching
 from corrbench_rtn.model import RTN, RTNOutput
 from corrbench_rtn.warps import WarpConfig, affine_flow, random_affines, warp_images
 
-TRAINING_OPTIONS = ("warmup_steps", "loss_region", "warmup_all_iterations", "warp_translation")
 
 
 def resize_images(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
@@ -37,16 +36,18 @@ class RTNMethod(TrainableMethod):
     Options: every :class:`~corrbench_rtn.config.RTNConfig` field (``iterations``, ``image_size`` ...),
     ``preset`` (``embedded`` default, ``paper``), ``return_iterations`` (per-iteration fields in
     ``Prediction.extras["iterations"]``), ``seed`` (random init), and the training options
-    ``warmup_steps``, ``loss_region`` (``all`` or ``bbox``), ``warmup_all_iterations``, ``warp_translation``.
+    ``warmup_steps``, ``loss_region`` (``all`` or ``bbox``), ``warmup_all_iterations``, ``warp_translation``,
+    ``weak_train_backbone`` (default false: the weak stage trains the geo net only).
     """
 
     name = "rtn"
     version = "1"
+    supports_batching = True  # one backbone pass over all images of a batch, both directions
 
     def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
                  preset: str | None = None, return_iterations: bool = False, seed: int = 0,
-                 warmup_steps: int = 300, loss_region: str = "all", warmup_all_iterations: bool = True,
-                 warp_translation: float = 0.25, **options: Any) -> None:
+                 warmup_steps: int = 150, loss_region: str = "all", warmup_all_iterations: bool = True,
+                 warp_translation: float = 0.25, weak_train_backbone: bool = False, **options: Any) -> None:
         super().__init__(weights=weights, device=device)
         payload = None
         official = weights is not None and str(weights).lower().endswith(".mat")
@@ -65,7 +66,8 @@ class RTNMethod(TrainableMethod):
         self.options = {"preset": preset, **self.config.to_options(), "pretrained": bool(pretrained),
                         "warmup_steps": int(warmup_steps), "loss_region": loss_region,
                         "warmup_all_iterations": bool(warmup_all_iterations),
-                        "warp_translation": float(warp_translation), "seed": int(seed)}
+                        "warp_translation": float(warp_translation), "seed": int(seed),
+                        "weak_train_backbone": bool(weak_train_backbone)}
         self.return_iterations = bool(return_iterations)
         self.pretrained = bool(pretrained)
         torch.manual_seed(seed)
@@ -149,7 +151,17 @@ class RTNMethod(TrainableMethod):
         first = [p.trg_image if s else p.src_image for p, s in zip(pairs, swap.tolist())]
         second = [p.src_image if s else p.trg_image for p, s in zip(pairs, swap.tolist())]
         size = self.config.image_size
-        out = self._run(resize_images(first, size).to(self.device), resize_images(second, size).to(self.device))
+        # From scratch, the weak loss alone collapses the features to a constant (see README), so by
+        # default the backbone (including the transformer's shared convs) is frozen in this stage.
+        frozen = [] if self.options["weak_train_backbone"] else [
+            p for p in self.module.backbone.parameters() if p.requires_grad]
+        for parameter in frozen:
+            parameter.requires_grad_(False)
+        try:
+            out = self._run(resize_images(first, size).to(self.device), resize_images(second, size).to(self.device))
+        finally:
+            for parameter in frozen:
+                parameter.requires_grad_(True)
         region = None
         if self.options["loss_region"] == "bbox":
             region = self._bbox_region(pairs, swap.tolist(), out.last_correlation.shape[-2:])

@@ -114,10 +114,14 @@ def _loss(method, pairs, step):
         return float(method.training_loss(pairs, step)[0])
 
 
-@pytest.mark.parametrize("phase_step", [0, 10_000])  # synthetic warm-up, weak loss
-def test_a_few_steps_lower_the_loss(phase_step):
+@pytest.mark.parametrize("phase_step,options,factor", [
+    (0, {}, 0.98),  # synthetic warm-up
+    (10_000, {}, 1.0),  # weak loss, geo net only (random noise images: slow but strictly down)
+    (10_000, {"weak_train_backbone": True}, 0.98),  # weak loss, everything trained
+])
+def test_a_few_steps_lower_the_loss(phase_step, options, factor):
     torch.manual_seed(0)
-    method = corrbench.load_method("rtn", warmup_steps=5_000, **SMALL)
+    method = corrbench.load_method("rtn", warmup_steps=5_000, **options, **SMALL)
     pairs = _pairs(2)
     optimizer = torch.optim.Adam(method.trainable_parameters(), lr=1e-3)
     before = _loss(method, pairs, phase_step)
@@ -127,7 +131,7 @@ def test_a_few_steps_lower_the_loss(phase_step):
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert _loss(method, pairs, phase_step) < 0.98 * before
+    assert _loss(method, pairs, phase_step) < factor * before
 
 
 def test_weak_loss_uses_no_ground_truth():
@@ -172,3 +176,16 @@ def test_checkpoint_restores_the_trained_configuration(tmp_path):
                                method.predict(pairs)[0].src_to_trg.coords, atol=1e-5)
     with pytest.raises(CheckpointError, match="architecture options"):
         corrbench.load_method("rtn", weights=str(path), backbone_width=8)
+
+
+@pytest.mark.parametrize("train_backbone", [False, True])
+def test_weak_stage_freezes_the_backbone_by_default(train_backbone):
+    method = corrbench.load_method("rtn", warmup_steps=0, weak_train_backbone=train_backbone, **SMALL)
+    _perturb(method)
+    loss, _ = method.training_loss(_pairs(2), step=3)
+    loss.backward()
+    backbone_grads = [p.grad for p in method.module.backbone.parameters()]
+    assert all(p.requires_grad for p in method.module.parameters())  # restored after the forward
+    assert any(p.grad is not None for p in method.module.geo.parameters())
+    assert all(g is not None for g in backbone_grads) == train_backbone
+    assert all(g is None for g in backbone_grads) == (not train_backbone)
