@@ -189,3 +189,13 @@ def test_weak_stage_freezes_the_backbone_by_default(train_backbone):
     assert any(p.grad is not None for p in method.module.geo.parameters())
     assert all(g is not None for g in backbone_grads) == train_backbone
     assert all(g is None for g in backbone_grads) == (not train_backbone)
+
+
+def test_committed_embedded_checkpoint_loads_and_is_trained():
+    from corrbench_rtn.method import default_checkpoint
+
+    method = corrbench.load_method("rtn", weights=str(default_checkpoint()))
+    assert method.options["preset"] == "embedded" and method.weights_tag() == "rtn-synthetic.pth"
+    assert method.module.geo.conv10.weight.abs().sum() > 0  # moved away from the zero init
+    field = method.predict(_pairs(1), ["trg_to_src"])[0].trg_to_src
+    assert field.coords.shape == (32, 32, 2) and np.isfinite(field.coords).all()
