@@ -61,6 +61,10 @@ class FeatureCache:
     def __len__(self) -> int:
         return len(self._items)
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Membership without touching the LRU order or the counters (lets callers batch misses)."""
+        return key in self._items
+
     def clear(self) -> None:
         self._items.clear()
         self.bytes = 0

@@ -39,6 +39,8 @@ class Protocol:
       zero, as CATs' ``.long()``.  Snapped positions are clamped into the image.
     * ``extent_pad_bug``: reproduce DHPF/CATs' PF-WILLOW extent over −1 padded keypoints.
     * ``bucket_alpha``/``buckets``: per-class and difficulty breakdowns (meta keys) at this α.
+    * ``jaccard_empty_gt`` (co-segmentation only): Jaccard of an image whose GT mask is empty is
+      ``skip`` (left out of J, kept in precision), ``zero``, or ``one_if_pred_empty``.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Protocol:
     extent_pad_bug: bool = False
     bucket_alpha: float = 0.1
     buckets: tuple[str, ...] = ()
+    jaccard_empty_gt: Literal["skip", "zero", "one_if_pred_empty"] = "skip"
     datasets: tuple[str, ...] = field(default=(), compare=False)  # where the preset is meant to be used
 
     def __post_init__(self) -> None:

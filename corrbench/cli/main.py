@@ -18,6 +18,9 @@ COMMAND_MODULES = (
     "corrbench.cli.list_cmd",
     "corrbench.cli.run_cmd",
     "corrbench.cli.train_cmd",
+    "corrbench.cli.leaderboard_cmd",
+    "corrbench.cli.plot_cmd",
+    "corrbench.cli.download_cmd",
 )
 
 

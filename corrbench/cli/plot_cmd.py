@@ -1,0 +1,69 @@
+"""``corrbench plot`` (PCK-vs-alpha curves) and ``corrbench show`` (one pair, drawn)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from corrbench.cli.run_cmd import add_common_method_args
+
+    plot = subparsers.add_parser("plot", help="PCK-vs-alpha curves per dataset, methods overlaid (PNG)")
+    plot.add_argument("--dataset", action="append", default=None, help="dataset(s); default: all on the board")
+    plot.add_argument("--leaderboard", default="leaderboards")
+    plot.add_argument("--out", default="plots")
+    plot.set_defaults(handler=handle_plot)
+
+    show = subparsers.add_parser("show", help="draw one pair's keypoint transfer (and warp/flow) as PNG")
+    add_common_method_args(show)
+    show.add_argument("--dataset", required=True)
+    show.add_argument("--split", default="test")
+    show.add_argument("--root", default=None)
+    show.add_argument("--pair", required=True, help="pair id (see --json records) or index")
+    show.add_argument("--protocol", default=None)
+    show.add_argument("--out", default=None, help="PNG path (default: <method>-<pair>.png)")
+    show.set_defaults(handler=handle_show)
+
+
+def handle_plot(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from corrbench.errors import UsageError
+    from corrbench.plots import plot_pck_curves
+
+    datasets = args.dataset or sorted(p.parent.name for p in Path(args.leaderboard).glob("*/results.csv"))
+    if not datasets:
+        raise UsageError(f"no leaderboard CSV under {args.leaderboard}; run `corrbench run` first")
+    for dataset in datasets:
+        for path in plot_pck_curves(args.leaderboard, dataset, args.out):
+            print(f"wrote {path}")
+    return 0
+
+
+def handle_show(args: argparse.Namespace) -> int:
+    import corrbench
+    from corrbench.cli.run_cmd import build_method
+    from corrbench.errors import UsageError
+    from corrbench.frames import apply_frame
+    from corrbench.plots import show_pair
+    from corrbench.protocols import get_protocol
+    from corrbench.registry import METHOD_GROUP, resolve
+
+    resolve(METHOD_GROUP, args.method)
+    dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
+    protocol = get_protocol(args.protocol or dataset.default_protocol, dataset=dataset.name)
+    ids = dataset.pair_ids()
+    if args.pair in ids:
+        index = ids.index(args.pair)
+    elif args.pair.isdigit() and int(args.pair) < len(ids):
+        index = int(args.pair)
+    else:
+        from corrbench.registry import suggest
+
+        raise UsageError(f"no pair '{args.pair}' in {args.dataset}/{args.split}.{suggest(args.pair, ids)}")
+    method = build_method(args)
+    pair = apply_frame(dataset[index], protocol)
+    prediction = method.predict([pair], directions=(protocol.direction,))[0]
+    out = args.out or f"{args.method}-{pair.pair_id.replace('/', '_')}.png"
+    print(f"wrote {show_pair(pair, prediction, protocol, out)}")
+    return 0

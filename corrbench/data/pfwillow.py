@@ -1,0 +1,127 @@
+"""PF-WILLOW (Ham et al., Proposal Flow) from the official ``PF-dataset`` folder.
+
+Images are ``PF-dataset/<subclass>/<name>.png`` for ten sub-classes such as ``car(G)``; every
+image has 10 keypoints, all visible, and there is no box: PCK uses the keypoint extent.
+
+Two pair lists exist and give numbers that are NOT comparable:
+
+* ``standard`` (default): CNNGeometric's ``test_pairs_pf.csv`` (900 pairs, both orders), two path
+  columns then 40 numbers: 10 source x, 10 source y, 10 target x, 10 target y (read by position;
+  DHPF/CATs' ``test_pairs.csv`` repack has the same layout).
+* ``macosnet450``: MaCoSNet's 450-row list (each unordered pair once) with a ``class`` column and
+  ``;``-packed ``XA;YA;XB;YB`` cells.  It must be asked for explicitly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from corrbench.api import Pair
+from corrbench.data.base import CardDataset, first_existing, parse_packed, read_csv, read_image
+from corrbench.errors import DatasetNotFound, UsageError
+
+PAIR_LISTS = {
+    "standard": ("test_pairs_pf.csv", "test_pairs.csv"),
+    "macosnet450": ("test_pairs_macosnet450.csv", "test.csv"),
+}
+N_KPS = 10
+
+
+class PFWillowDataset(CardDataset):
+    name: ClassVar[str] = "pfwillow"
+    folder: ClassVar[str] = "PF-dataset"
+    markers: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, root: str | None = None, split: str = "test", strict: bool = True, pair_list: str = "standard"
+    ) -> None:
+        if pair_list not in PAIR_LISTS:
+            raise UsageError(f"pfwillow: unknown pair_list '{pair_list}'; choose {' or '.join(PAIR_LISTS)}")
+        self.pair_list = pair_list
+        super().__init__(root=root, split=split, strict=strict)
+
+    def _find_base(self, root: Path) -> Path:
+        # Identify the folder by any of its sub-class folders.
+        for candidate in (root / self.folder, root):
+            if candidate.is_dir() and any((candidate / c).is_dir() for c in self.categories):
+                return candidate
+        from corrbench.data.base import _fix
+
+        raise DatasetNotFound(f"PF-WILLOW not found at {root}; {_fix(self.name)} (or pass --root)")
+
+    def _index(self) -> list[dict[str, Any]]:
+        path = first_existing(self.base, PAIR_LISTS[self.pair_list])
+        if path is None:
+            hint = ""
+            if self.pair_list == "standard" and first_existing(self.base, PAIR_LISTS["macosnet450"]):
+                hint = " (only MaCoSNet's 450-pair list is there: pass pair_list='macosnet450' to use it)"
+            raise DatasetNotFound(
+                f"pfwillow: pair list {self.base / PAIR_LISTS[self.pair_list][0]} not found{hint}; "
+                "run `corrbench download pfwillow`"
+            )
+        table = read_csv(path, self.name)
+        packed = {"XA", "YA", "XB", "YB"} <= set(table.columns)
+        if packed and self.pair_list != "macosnet450":
+            raise UsageError(
+                f"pfwillow: {path} is MaCoSNet's 450-pair list, not the standard 900-pair one; "
+                "pass pair_list='macosnet450' to use it (its numbers are not comparable)"
+            )
+        if not packed and self.pair_list == "macosnet450":
+            raise UsageError(f"pfwillow: {path} is not MaCoSNet's 450-pair list (no XA/YA/XB/YB columns)")
+        if not packed and table.shape[1] != 2 + 4 * N_KPS:
+            raise DatasetNotFound(
+                f"pfwillow: {path} has {table.shape[1]} columns, expected 2 paths + {4 * N_KPS} numbers; "
+                "the file is corrupt or not a PF-WILLOW pair list"
+            )
+        records = []
+        for row in range(len(table)):
+            src_rel, trg_rel = str(table.iat[row, 0]), str(table.iat[row, 1])
+            if packed:
+                xa, ya, xb, yb = (parse_packed(table.at[row, c], path, row, self.name) for c in ("XA", "YA", "XB", "YB"))
+            else:
+                values = table.iloc[row, 2:].to_numpy(dtype=np.float64)
+                xa, ya, xb, yb = values.reshape(4, N_KPS)
+            src_kps, trg_kps = np.stack([xa, ya], axis=1), np.stack([xb, yb], axis=1)
+            if len(src_kps) != N_KPS or len(trg_kps) != N_KPS or not np.isfinite(src_kps).all() or not np.isfinite(trg_kps).all():
+                raise DatasetNotFound(f"pfwillow: {path} row {row + 2} does not hold {N_KPS} finite keypoints per image")
+            category = Path(src_rel).parts[1] if len(Path(src_rel).parts) > 2 else Path(src_rel).parts[0]
+            if category not in self.categories or Path(trg_rel).parts[-2] != category:
+                raise DatasetNotFound(f"pfwillow: {path} row {row + 2} has an unknown or mixed sub-class ({src_rel}, {trg_rel})")
+            if packed and int(table.at[row, "class"]) != self.categories.index(category) + 1:
+                raise DatasetNotFound(f"pfwillow: {path} row {row + 2}: class id disagrees with folder {category}")
+            record = {
+                "pair_id": f"{row:04d}-{Path(src_rel).stem}-{Path(trg_rel).stem}",
+                "category": category,
+                # Paths are relative to the folder holding PF-dataset/: drop the first component.
+                "src": self.base.joinpath(*Path(src_rel).parts[-2:]),
+                "trg": self.base.joinpath(*Path(trg_rel).parts[-2:]),
+                "src_kps": src_kps,
+                "trg_kps": trg_kps,
+            }
+            if self.require_file(record["src"], "image") and self.require_file(record["trg"], "image"):
+                records.append(record)
+        return records
+
+    def _load(self, record: dict[str, Any]) -> Pair:
+        return Pair(
+            pair_id=record["pair_id"],
+            category=record["category"],
+            src_image=read_image(record["src"], self.name),
+            trg_image=read_image(record["trg"], self.name),
+            src_kps=record["src_kps"],
+            trg_kps=record["trg_kps"],
+            meta={
+                "class_id": self.categories.index(record["category"]),
+                "pair_list": self.pair_list,
+                "src_name": record["src"].name,
+                "trg_name": record["trg"].name,
+            },
+        )
+
+    def provenance(self) -> dict[str, Any]:
+        info = super().provenance()
+        info["pair_list"] = self.pair_list
+        return info

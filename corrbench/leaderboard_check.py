@@ -1,0 +1,196 @@
+"""Keeping leaderboards honest: tables in sync, re-runnable rows reproduced, changes versioned.
+
+``leaderboards/runs.yaml`` lists the runs that anyone can reproduce offline (every method and
+baseline on the embedded benchmark, with committed seeds and checkpoints).  ``check`` fails when
+(1) a Markdown table differs from what its CSV generates, (2) re-running a listed run moves a number
+beyond the tolerance, or (3) against a base revision, a number changed while the method and dataset
+versions stayed the same.  ``update`` re-runs listed runs and rewrites their rows.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from corrbench.errors import UsageError
+from corrbench.leaderboard import (COLUMNS, RUN_KEY, merge_rows, read_rows, render_tables, rows_from_result,
+                                   write_leaderboard)
+
+VALUE_KEY = RUN_KEY + ["metric", "alpha", "category"]
+MANIFEST = "runs.yaml"
+
+
+@dataclass
+class ListedRun:
+    method: str
+    dataset: str
+    split: str = "test"
+    protocol: str | None = None
+    seed: int = 0
+    weights: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class CheckReport:
+    problems: list[str] = field(default_factory=list)
+    moved: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def load_manifest(directory: str | Path) -> tuple[list[ListedRun], float]:
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        return [], 1e-6
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    runs = [ListedRun(**entry) for entry in data.get("runs", [])]
+    return runs, float(data.get("tolerance", 1e-6))
+
+
+def run_listed(run: ListedRun, repo_root: Path) -> Any:
+    """Evaluate one listed run exactly as ``corrbench run`` would (no resume, no side effects)."""
+    import corrbench
+    from corrbench.evaluation import evaluate
+
+    weights = str(repo_root / run.weights) if run.weights else None
+    method = corrbench.load_method(run.method, weights=weights, **run.options)
+    dataset = corrbench.load_dataset(run.dataset, split=run.split)
+    return evaluate(method, dataset, protocol=run.protocol, seed=run.seed)
+
+
+def table_sync_problems(directory: str | Path) -> list[str]:
+    problems = []
+    for csv in sorted(Path(directory).glob("*/results.csv")):
+        folder = csv.parent
+        expected = render_tables(read_rows(directory, folder.name), None)
+        present = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.md")}
+        for name in sorted(set(expected) | set(present)):
+            if name not in present:
+                problems.append(f"{folder.name}/{name} is missing (run `corrbench leaderboard render`)")
+            elif name not in expected:
+                problems.append(f"{folder.name}/{name} has no rows in results.csv")
+            elif not _same_table(expected[name], present[name]):
+                problems.append(f"{folder.name}/{name} is out of sync with results.csv")
+    return problems
+
+
+def _same_table(generated: str, on_disk: str) -> bool:
+    # Category order comes from the dataset card at write time; compare row sets, not column order.
+    return _table_cells(generated) == _table_cells(on_disk)
+
+
+def _table_cells(text: str) -> dict[tuple[str, str], dict[str, str]]:
+    lines = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("|---")]
+    if not lines:
+        return {}
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[1:]:
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[(cells[0], cells[1])] = dict(zip(header[2:], cells[2:]))
+    return rows
+
+
+def compare_values(committed: pd.DataFrame, fresh: pd.DataFrame, tolerance: float) -> pd.DataFrame:
+    """Rows whose value moved beyond ``tolerance`` (or appeared/disappeared), as a diff table."""
+    left = committed[VALUE_KEY + ["value", "method_version", "dataset_version"]]
+    right = fresh[VALUE_KEY + ["value", "method_version", "dataset_version"]]
+    merged = left.merge(right, on=VALUE_KEY, how="outer", suffixes=("_committed", "_now"))
+    delta = (merged["value_now"] - merged["value_committed"]).abs()
+    moved = merged[(delta > tolerance) | merged["value_now"].isna() | merged["value_committed"].isna()]
+    return moved.assign(delta=moved["value_now"] - moved["value_committed"])
+
+
+def check(directory: str | Path = "leaderboards", *, rerun: bool = True, base: str | None = None,
+          repo_root: str | Path = ".") -> CheckReport:
+    report = CheckReport(problems=table_sync_problems(directory))
+    runs, tolerance = load_manifest(directory)
+    moved_parts = []
+    if rerun:
+        for run in runs:
+            result = run_listed(run, Path(repo_root))
+            fresh = pd.DataFrame(rows_from_result(result), columns=COLUMNS)
+            committed = read_rows(directory, run.dataset)
+            key = fresh[RUN_KEY].drop_duplicates()
+            committed = committed.merge(key, on=RUN_KEY, how="inner")
+            moved = compare_values(committed, fresh, tolerance)
+            if not moved.empty:
+                bumped = (moved["method_version_committed"] != moved["method_version_now"]).any()
+                hint = ("the method version was bumped: run `corrbench leaderboard update`" if bumped else
+                        "numbers changed WITHOUT a method/dataset version bump: a regression, or bump the "
+                        "version and run `corrbench leaderboard update`")
+                report.problems.append(f"{run.method} on {run.dataset}/{run.split}: {len(moved)} value(s) moved; {hint}")
+                moved_parts.append(moved)
+    if base:
+        for csv in sorted(Path(directory).glob("*/results.csv")):
+            old = _csv_at_revision(base, csv, Path(repo_root))
+            if old is None:
+                continue
+            now = read_rows(directory, csv.parent.name)
+            moved = compare_values(old, now, 0.0)
+            same_version = moved[(moved["method_version_committed"] == moved["method_version_now"])
+                                 & (moved["dataset_version_committed"] == moved["dataset_version_now"])]
+            if not same_version.empty:
+                report.problems.append(
+                    f"{csv.parent.name}: {len(same_version)} committed value(s) differ from {base} with the same "
+                    "method and dataset versions; bump the version that changed them")
+                moved_parts.append(same_version)
+    if moved_parts:
+        report.moved = pd.concat(moved_parts, ignore_index=True)
+    return report
+
+
+def _csv_at_revision(revision: str, path: Path, repo_root: Path) -> pd.DataFrame | None:
+    relative = path.resolve().relative_to(repo_root.resolve())
+    shown = subprocess.run(["git", "-C", str(repo_root), "show", f"{revision}:{relative.as_posix()}"],
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None
+    return pd.read_csv(io.StringIO(shown.stdout), dtype={"method_version": str, "dataset_version": str,
+                                                         "weights": str})
+
+
+def update(directory: str | Path = "leaderboards", *, methods: list[str] | None = None,
+           repo_root: str | Path = ".") -> list[str]:
+    """Re-run listed runs (optionally only some methods) and rewrite their rows and tables."""
+    runs, _ = load_manifest(directory)
+    if not runs:
+        raise UsageError(f"no {MANIFEST} in {directory}: nothing to update")
+    done = []
+    for run in runs:
+        if methods and run.method not in methods:
+            continue
+        result = run_listed(run, Path(repo_root))
+        frame = merge_rows(read_rows(directory, run.dataset), rows_from_result(result))
+        write_leaderboard(directory, run.dataset, frame, list(result.categories))
+        done.append(f"{run.method} on {run.dataset}/{run.split}: pck@0.1 = {result.summary.get('pck@0.1', float('nan')):.4f}")
+    return done
+
+
+def render_all(directory: str | Path = "leaderboards") -> list[str]:
+    """Regenerate every Markdown table from its CSV (after a hand edit or merge of CSVs)."""
+    written = []
+    for csv in sorted(Path(directory).glob("*/results.csv")):
+        dataset = csv.parent.name
+        categories = _card_categories(dataset)
+        write_leaderboard(directory, dataset, read_rows(directory, dataset), categories)
+        written.append(dataset)
+    return written
+
+
+def _card_categories(dataset: str) -> list[str] | None:
+    try:
+        from corrbench.cards import load_card
+
+        return list(load_card(dataset).categories)
+    except Exception:  # a leaderboard of a dataset without a card still renders (alphabetical)
+        return None

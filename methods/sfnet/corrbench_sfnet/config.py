@@ -1,0 +1,78 @@
+"""SFNet configurations: the paper's (for users) and the small embedded one (trained on CPU).
+
+Every field that changes parameter shapes is an *architecture option* and is stored in
+checkpoints; the rest only change how inference or training runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from corrbench.errors import UsageError
+
+#: Torchvision ResNet-101, as in the official code; any other name must be spelled ``timm:<name>``.
+PAPER_BACKBONE = "resnet101"
+
+
+@dataclass(frozen=True)
+class SFNetConfig:
+    """Hyper-parameters of one SFNet model (defaults = the official ``train.py``/``eval_pascal.py``).
+
+    * ``backbone``: ``resnet101`` (torchvision, the paper) or ``timm:<model>`` (features_only).
+    * ``levels``: the two backbone stages used (fine, coarse); the coarse one has twice the stride
+      and is upsampled x2 onto the fine grid, as layer4 is onto layer3 in the paper.
+    * ``feature_size``: side of the square correlation grid (20: training input 20*16 = 320²,
+      test input (20-2)*16 = 288² padded by one cell = 16 px to 320²).
+    * ``kernels``: kernel sizes of the two adaptation layers (5 and 3 in the paper).
+    * ``beta``, ``kernel_sigma``: soft-argmax inverse temperature and Gaussian window (cells).
+    * ``exact_border_rescale``: use (f-1)/(f-3) = 19/17 instead of the official 10/9 when
+      mapping the 18x18 interior back to the unpadded image (off = official).
+    * ``freeze_backbone``: the paper trains the adaptation layers only.
+    """
+
+    backbone: str = PAPER_BACKBONE
+    levels: tuple[int, int] = (3, 4)
+    feature_size: int = 20
+    kernels: tuple[int, int] = (5, 3)
+    beta: float = 50.0
+    kernel_sigma: float = 5.0
+    exact_border_rescale: bool = False
+    freeze_backbone: bool = True
+    lambdas: tuple[float, float, float] = (3.0, 16.0, 0.5)
+    affine_std: float = 0.15
+    color_jitter: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.feature_size < 4:
+            raise UsageError(f"sfnet feature_size must be >= 4 (one padding cell each side), got {self.feature_size}")
+        if len(self.levels) != 2 or self.levels[1] != self.levels[0] + 1:
+            raise UsageError(f"sfnet levels must be two consecutive backbone stages, got {self.levels}")
+
+    def to_options(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+#: Options whose change alters parameter shapes or meaning of the weights.
+ARCHITECTURE_OPTIONS = ("backbone", "levels", "kernels", "freeze_backbone")
+
+PRESETS: dict[str, SFNetConfig] = {
+    "paper": SFNetConfig(),
+    # The embedded benchmark: timm RegNetX-200MF trained end-to-end from random init on CPU
+    # (no pretrained weights exist offline), stride-8/16 stages so a 20x20 grid needs only
+    # 160² inputs.  See README "Embedded configuration".
+    "embedded": SFNetConfig(backbone="timm:regnetx_002", levels=(2, 3), freeze_backbone=False),
+}
+
+
+def build_config(preset: str = "paper", **options: Any) -> SFNetConfig:
+    """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown sfnet config '{preset}'; choose one of: {', '.join(PRESETS)}")
+    known = {f.name for f in fields(SFNetConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"method 'sfnet' has no option(s): {', '.join(unknown)}; known: config, "
+                         f"pretrained, backbone_weights, cache_mb, {', '.join(sorted(known))}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+    return replace(PRESETS[preset], **clean)

@@ -1,0 +1,164 @@
+"""``sfnet``: the corrbench method (inference, training loss, weights handling)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Pair, Prediction
+from corrbench.cache import FeatureCache, image_key
+from corrbench.checkpoints import load_checkpoint
+from corrbench.errors import CheckpointError, UsageError
+from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig
+from corrbench_sfnet.checkpoint import is_official, load_official
+from corrbench_sfnet.config import ARCHITECTURE_OPTIONS, SFNetConfig, build_config
+from corrbench_sfnet.losses import sfnet_loss
+from corrbench_sfnet.model import SFNetModel
+from corrbench_sfnet.preprocess import eval_input
+from corrbench_sfnet.synthesis import synthesize
+
+
+class SFNetMethod(TrainableMethod):
+    """SFNet (CVPR'19).  ``config=paper`` (default) or ``embedded``; see the plugin README."""
+
+    name = "sfnet"
+    version = "1"
+    supports_batching = True
+    batch_size = 8
+
+    def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
+                 config: str = "paper", backbone_weights: str | None = None, cache_mb: int = 512,
+                 seed: int = 0, **options: Any) -> None:
+        super().__init__(weights=weights, device=device)
+        payload = load_checkpoint(weights) if weights else None
+        stored: dict[str, Any] = {}
+        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+            stored = dict(payload.get("options", {}))
+        stored_preset = stored.pop("config", None)
+        preset = stored_preset if stored_preset and config == "paper" else config
+        self.config: SFNetConfig = build_config(preset, **{**stored, **options})
+        self.options = {"config": preset, **self.config.to_options()}
+        self.pretrained = bool(pretrained)
+        self.backbone_source = "random-init"
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)  # random init is a function of the seed
+            self.module = SFNetModel(self.config, pretrained=self.pretrained)
+        if self.pretrained:
+            self.backbone_source = "torchvision IMAGENET1K_V1" if self.config.backbone == "resnet101" else "timm pretrained"
+        if backbone_weights:
+            self.module.backbone.load_weights_file(backbone_weights)
+            self.backbone_source = Path(backbone_weights).name
+        self.weights_kind = "random-init"
+        if payload is not None:
+            self._load_payload(payload, str(weights))
+        self.module.to(device).eval()
+        self.cache = FeatureCache(int(cache_mb) * 2**20)
+
+    # --- weights -----------------------------------------------------------------------------
+    def _load_payload(self, payload: Any, source: str) -> None:
+        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+            self.load_corrbench_checkpoint(payload, source=source)
+            self.weights_kind = "corrbench"
+            self.backbone_source = "checkpoint"
+        elif is_official(payload):
+            load_official(self.module, payload, source)
+            self.weights_kind = "official"
+        else:
+            raise CheckpointError(f"{source} is neither a corrbench checkpoint nor the official SFNet file "
+                                  "(a dict with 'state_dict1' and 'state_dict2')")
+
+    def architecture_options(self) -> tuple[str, ...]:
+        return ARCHITECTURE_OPTIONS
+
+    def weights_tag(self) -> str:
+        if self.weights is None:
+            return "random-init" if self.backbone_source == "random-init" else f"random-adaptation+{self.backbone_source}"
+        tag = super().weights_tag()
+        if self.weights_kind == "official" and self.backbone_source == "random-init":
+            tag += "+random-init-backbone"
+        return tag
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "config": self.options["config"], "backbone": self.config.backbone,
+                "backbone_weights": self.backbone_source, "weights_kind": self.weights_kind}
+
+    # --- inference ---------------------------------------------------------------------------
+    def _embeddings(self, images: list[np.ndarray]) -> list[torch.Tensor]:
+        """One embedding per image, each distinct image through the network once (cached)."""
+        size, stride = self.config.feature_size, self.module.stride
+        keys = [image_key(image, size, stride) for image in images]
+        pending: dict[Any, np.ndarray] = {}
+        for key, image in zip(keys, images):
+            if key not in self.cache and key not in pending:
+                pending[key] = image
+        computed: dict[Any, torch.Tensor] = {}
+        if pending:
+            batch = torch.stack([eval_input(image, size, stride) for image in pending.values()])
+            with torch.no_grad():
+                embedded = self.module.embed(batch.to(self.device))
+            computed = dict(zip(pending, embedded))
+        return [self.cache.get_or_compute(key, lambda key=key: computed[key]) for key in keys]
+
+    def _border_scale(self) -> float:
+        size = self.config.feature_size
+        if self.config.exact_border_rescale:
+            return (size - 1) / (size - 3)
+        return (size // 2) / (size // 2 - 1)  # the official 10/9 for a 20x20 grid
+
+    def _field(self, grid: torch.Tensor, query_size: tuple[int, int], other_size: tuple[int, int]) -> CorrespondenceField:
+        """Official read-out: drop the padding cells, rescale, upsample to the query image
+        (align-corners), then un-normalise into the other image (align-corners)."""
+        inner = grid[1:-1, 1:-1] * self._border_scale()
+        dense = F.interpolate(inner.permute(2, 0, 1)[None], size=query_size, mode="bilinear",
+                              align_corners=True)[0].permute(1, 2, 0)
+        height, width = other_size
+        scale = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=dense.dtype, device=dense.device)
+        return CorrespondenceField(((dense + 1) * scale).cpu().numpy(), query_size)
+
+    def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
+        if not pairs:
+            return []
+        self.module.eval()
+        embedded = self._embeddings([p.src_image for p in pairs] + [p.trg_image for p in pairs])
+        with torch.no_grad():
+            matches = self.module.match(torch.stack(embedded[: len(pairs)]), torch.stack(embedded[len(pairs):]))
+        predictions = []
+        for index, pair in enumerate(pairs):
+            prediction = Prediction()
+            if "src_to_trg" in directions:
+                prediction.src_to_trg = self._field(matches.grid_s2t[index], pair.src_size, pair.trg_size)
+            if "trg_to_src" in directions:
+                prediction.trg_to_src = self._field(matches.grid_t2s[index], pair.trg_size, pair.src_size)
+            predictions.append(prediction)
+        return predictions
+
+    # --- training ----------------------------------------------------------------------------
+    def default_train_config(self) -> TrainConfig:
+        if self.options["config"] == "paper":
+            # train.py: Adam lr 3e-5, batch 16 images (= 8 pairs, each pair gives 2 samples), 40 epochs.
+            return TrainConfig(epochs=40, batch_size=8, lr=3e-5, optimizer="adam")
+        # Embedded: everything trains from random init, so a larger step (see README).
+        return TrainConfig(epochs=40, batch_size=8, lr=1e-3, optimizer="adam", max_minutes=10)
+
+    def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Paper recipe: every image of the batch (source and target of each pair) with its mask
+        becomes an affine-warped training pair; the dataset's own pairs are not used as pairs."""
+        images, masks = [], []
+        for pair in pairs:
+            for image, mask in ((pair.src_image, pair.src_mask), (pair.trg_image, pair.trg_mask)):
+                if mask is None:
+                    raise UsageError(f"sfnet trains on foreground masks; pair '{pair.pair_id}' has none "
+                                     "(use a dataset with masks, e.g. synthetic or a PASCAL mask set)")
+                images.append(image)
+                masks.append(mask)
+        self.cache.clear()  # weights change: cached embeddings are stale
+        size = self.config.feature_size
+        batch = synthesize(images, masks, size * self.module.stride, size, self.config.affine_std,
+                           self.config.color_jitter)
+        matches = self.module(batch.src_images.to(self.device), batch.trg_images.to(self.device))
+        return sfnet_loss(matches, batch.src_masks.to(self.device), batch.trg_masks.to(self.device),
+                          self.config.lambdas)
