@@ -1,0 +1,1 @@
+"""Dataset loaders (one module per benchmark, declared as ``corrbench.datasets`` entry points)."""

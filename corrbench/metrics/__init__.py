@@ -1,0 +1,1 @@
+"""Metrics: functional forms plus accumulating ``update()/compute()`` classes."""
