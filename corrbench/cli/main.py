@@ -17,6 +17,7 @@ from corrbench.errors import CorrbenchError
 COMMAND_MODULES = (
     "corrbench.cli.list_cmd",
     "corrbench.cli.run_cmd",
+    "corrbench.cli.evaluate_cmd",
 )
 
 
