@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "corrbench.cli.leaderboard_cmd",
     "corrbench.cli.plot_cmd",
     "corrbench.cli.download_cmd",
+    "corrbench.cli.evaluate_cmd",
 )
 
 

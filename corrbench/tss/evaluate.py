@@ -1,0 +1,197 @@
+"""TSS scoring entry points: a method on a dataset (:func:`evaluate_tss`), or a predictions
+folder in the kit layout written by any code (:func:`evaluate_folder`).
+
+Both score every pair with :func:`corrbench.tss.kit.score_pair` and group rows per subset, one
+``scores.csv`` each, as the kit does.  Headline numbers (``summary``) follow the papers: per
+subset, the ``Average`` row (flip pairs included); over subsets, the unweighted mean of the
+subset values (the "All" column of published tables), not a mean pooled over pairs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import numpy as np
+
+from corrbench.api import DIRECTIONS, Dataset, Method
+from corrbench.errors import CorrbenchError, UsageError
+from corrbench.tss.kit import KitPrediction, KitRow, SubsetScores, check_kit, score_pair
+
+Missing = Literal["error", "skip", "absent"]
+HEADLINE_THRESHOLDS = (1, 5, 10)
+
+
+@dataclass
+class TSSResult:
+    """Scores of one run: rows per subset plus flat summaries for leaderboards."""
+
+    kit: str
+    auto_flip: bool
+    subsets: dict[str, SubsetScores] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, subset: str, rows: tuple[KitRow, KitRow]) -> None:
+        self.subsets.setdefault(subset, SubsetScores(subset)).rows.extend(rows)
+
+    @staticmethod
+    def _metrics(scores: SubsetScores) -> dict[str, float]:
+        average, no_flip = scores.summary
+        metrics = {f"tss_T{t}": float(average.acc[t - 1]) for t in HEADLINE_THRESHOLDS}
+        metrics["seg_iou"] = float(average.seg_iou)
+        metrics["tss_T5_wo_flip"] = float(no_flip.acc[4])
+        metrics["seg_iou_wo_flip"] = float(no_flip.seg_iou)
+        metrics["n_pairs"] = scores.n_pairs
+        return metrics
+
+    @property
+    def per_class(self) -> dict[str, dict[str, float]]:
+        """subset -> metrics of its ``Average`` / ``w/o flip`` rows."""
+        return {name: self._metrics(scores) for name, scores in self.subsets.items()}
+
+    @property
+    def summary(self) -> dict[str, float]:
+        """Unweighted mean over subsets of each per-subset metric; ``n_pairs`` is the total."""
+        per_class = self.per_class
+        if not per_class:
+            return {}
+        keys = [k for k in next(iter(per_class.values())) if k != "n_pairs"]
+        summary = {k: float(np.mean([m[k] for m in per_class.values()])) for k in keys}
+        summary["n_pairs"] = sum(m["n_pairs"] for m in per_class.values())
+        return summary
+
+    @property
+    def rows(self) -> list[dict[str, Any]]:
+        """Every pair row (both directions), with the subset, as plain dicts."""
+        return [dict(row.to_dict(), subset=name) for name, s in self.subsets.items() for row in s.rows]
+
+    def write_kit_csv(self, out_dir: str | os.PathLike[str], cpp_row_names: bool = False) -> list[Path]:
+        """``OUT/<subset>/scores.csv`` in the kit's format; returns the paths written."""
+        from corrbench.tss.kit_csv import write_scores_csv
+
+        written = []
+        for name, scores in self.subsets.items():
+            path = Path(out_dir) / name / "scores.csv"
+            write_scores_csv(path, scores.rows, cpp_row_names=cpp_row_names)
+            written.append(path)
+        return written
+
+
+def _nan_warning(result: TSSResult) -> None:
+    nan = sum(r.nan_pixels for s in result.subsets.values() for r in s.rows)
+    if nan:
+        result.warnings.append(
+            f"{nan} predicted vectors are NaN on ground-truth-valid pixels: counted wrong "
+            "(the C++ kit's rule; the MATLAB kit would count them correct)"
+        )
+
+
+def evaluate_tss(method: Method, dataset: Dataset, *, save_predictions: str | None = None,
+                 kit: str = "cpp", auto_flip: bool = False, limit: int | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> TSSResult:
+    """Run ``method`` on every pair of a TSS dataset and score it as the kit would.
+
+    The method sees each pair without its dense ground truth and is asked for both directions.
+    Its fields and masks are converted to the kit's arrays at GT resolution
+    (:mod:`corrbench.tss.convert`); with ``save_predictions`` they are also written in the kit
+    layout, so ``corrbench evaluate`` (or the official kit) on that folder gives the same scores.
+    """
+    from corrbench.tss.convert import ground_truth_from_pair, kit_prediction
+    from corrbench.tss.folder import write_prediction_folder
+
+    kit = check_kit(kit)
+    total = len(dataset) if limit is None else min(limit, len(dataset))
+    result = TSSResult(kit=kit, auto_flip=auto_flip)
+    result.provenance = {**method.provenance(), **dataset.provenance(), "kit": kit, "auto_flip": auto_flip}
+    missing_direction = 0
+    for index in range(total):
+        pair = dataset[index]
+        gt = ground_truth_from_pair(pair)
+        blind = dataclasses.replace(pair, flow_src_to_trg=None, flow_trg_to_src=None,
+                                    src_mask=None, trg_mask=None)
+        predictions = method.predict([blind], directions=DIRECTIONS)
+        if len(predictions) != 1:
+            raise CorrbenchError(f"method '{method.name}' returned {len(predictions)} predictions for 1 pair")
+        prediction = kit_prediction(predictions[0], pair)
+        if prediction.flow1 is None or prediction.flow2 is None:
+            missing_direction += 1
+        if save_predictions is not None:
+            write_prediction_folder(Path(save_predictions) / gt.subset / gt.pair_dir, prediction)
+        result.add(gt.subset, score_pair(gt, prediction, kit, auto_flip))
+        if progress is not None:
+            progress(index + 1, total)
+    if missing_direction:
+        result.warnings.append(
+            f"method '{method.name}' gave no field for one direction on {missing_direction} pairs: "
+            "the kit then scores both directions' flow accuracy as 0"
+        )
+    _nan_warning(result)
+    return result
+
+
+def evaluate_folder(root: str | os.PathLike[str], predictions: str | os.PathLike[str], *,
+                    kit: str = "cpp", auto_flip: bool = False, missing: Missing = "error") -> TSSResult:
+    """Score a predictions folder (``<subset>/<pair>/flow1.flo ...``) against the TSS at ``root``.
+
+    ``root`` is the TSS root or one subset folder; for a subset root, ``predictions`` may also be
+    the subset's results folder itself (the kit's ``resultsDir``).  Unlike the kit, pairs are
+    taken from the ground truth: a pair without a prediction folder is an error (``missing=
+    "error"``), left out (``"skip"``, the kit's behaviour) or scored as an empty folder
+    (``"absent"``: zero flow accuracy and SegIUR).  Missing or unreadable files inside a pair
+    folder are treated as the kit treats them (absent) and reported in ``warnings``.
+    """
+    from corrbench.data.tss import TSSDataset
+    from corrbench.tss.convert import ground_truth_from_pair
+    from corrbench.tss.folder import FolderReport, check_predictions_dir, find_subset_folder, read_prediction_folder
+
+    kit = check_kit(kit)
+    if missing not in ("error", "skip", "absent"):
+        raise UsageError(f"missing must be error, skip or absent, not {missing!r}")
+    pred_root = check_predictions_dir(predictions)
+    dataset = TSSDataset(str(root))
+    single = len({f.subset for f in dataset.folders}) == 1 and Path(root).name in dataset.categories
+    result = TSSResult(kit=kit, auto_flip=auto_flip)
+    result.provenance = {**dataset.provenance(), "predictions": str(pred_root), "kit": kit, "auto_flip": auto_flip}
+    report = FolderReport()
+    absent_pairs: list[str] = []
+    seen: dict[str, set[str]] = {}
+    for index, folder in enumerate(dataset.folders):
+        subset_dir = find_subset_folder(pred_root, folder.subset, single)
+        pair_dir = subset_dir / folder.path.name if subset_dir is not None else None
+        if subset_dir is not None:
+            seen.setdefault(str(subset_dir), set()).add(folder.path.name)
+        if pair_dir is None or not pair_dir.is_dir():
+            absent_pairs.append(folder.pair_id)
+            if missing != "absent":
+                continue
+            prediction = KitPrediction()
+        else:
+            prediction = read_prediction_folder(pair_dir, kit, report)
+        gt = ground_truth_from_pair(dataset[index])
+        result.add(folder.subset, score_pair(gt, prediction, kit, auto_flip))
+    if absent_pairs and missing == "error":
+        raise CorrbenchError(
+            f"no prediction folder for {len(absent_pairs)} of {len(dataset)} TSS pairs "
+            f"(first: {absent_pairs[0]} under {pred_root}); pass --missing skip to score only the "
+            "pairs present (the kit's behaviour) or --missing absent to score them as 0"
+        )
+    if absent_pairs:
+        result.warnings.append(f"{len(absent_pairs)} pairs have no prediction folder ({missing}); first: {absent_pairs[0]}")
+    for subset_dir, names in seen.items():
+        extra = sorted(p.name for p in Path(subset_dir).iterdir() if p.is_dir() and p.name not in names)
+        if extra:
+            result.warnings.append(f"{len(extra)} folders in {subset_dir} match no TSS pair and were ignored (first: {extra[0]})")
+    flows_missing = [m for m in report.missing if m.endswith(".flo")]
+    if flows_missing:
+        result.warnings.append(f"{len(flows_missing)} flow files missing (scored 0 as the kit does); first: {flows_missing[0]}")
+    masks_missing = [m for m in report.missing if m.endswith(".png")]
+    if masks_missing:
+        result.warnings.append(f"{len(masks_missing)} mask files missing: masks estimated from the flows as the kit does")
+    for problem in report.unreadable:
+        result.warnings.append(f"unreadable, treated as absent: {problem}")
+    _nan_warning(result)
+    return result
