@@ -8,7 +8,7 @@ get wrong about conventions happens here, once.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -43,10 +43,20 @@ class EvaluationResult:
     def from_records(cls, records: Sequence[dict[str, Any]], *, method: str, dataset: str, split: str,
                      protocol: Protocol, provenance: dict[str, Any], categories: Sequence[str]
                      ) -> "EvaluationResult":
-        aggregates = aggregate_pck(records, protocol.alphas, protocol.bucket_alpha, categories)
+        from corrbench.mask_scoring import aggregate_masks
+
+        keypoint_records = [r for r in records if "n_kps" in r]
+        if keypoint_records:
+            aggregates = aggregate_pck(keypoint_records, protocol.alphas, protocol.bucket_alpha, categories)
+        else:
+            aggregates = {"summary": {"n_pairs": len(records)}, "per_class": {}, "buckets": {}}
+        mask_summary, mask_per_class = aggregate_masks(records, categories)
+        per_class = aggregates["per_class"]
+        for category, values in mask_per_class.items():
+            per_class.setdefault(category, {}).update(values)
         return cls(method=method, dataset=dataset, split=split, protocol=protocol,
                    provenance=provenance, categories=list(categories), records=list(records),
-                   summary=aggregates["summary"], per_class=aggregates["per_class"],
+                   summary={**aggregates["summary"], **mask_summary}, per_class=per_class,
                    buckets=aggregates["buckets"])
 
     def to_dict(self, include_records: bool = True) -> dict[str, Any]:
@@ -104,9 +114,12 @@ def predicted_points(pair: Pair, prediction: Prediction, protocol: Protocol) -> 
 
 
 def score_pair(pair: Pair, prediction: Prediction, protocol: Protocol, metric: PCKMetric) -> dict[str, Any]:
+    """PCK record of one pair, plus mask scores when the method predicts masks and GT has them."""
+    from corrbench.mask_scoring import mask_scores
+
     answer_side = protocol.answer_side
     predicted = predicted_points(pair, prediction, protocol)
-    return metric.make_record(
+    record = metric.make_record(
         predicted,
         pair.kps(answer_side),
         threshold_length(pair, protocol),
@@ -115,6 +128,21 @@ def score_pair(pair: Pair, prediction: Prediction, protocol: Protocol, metric: P
         visible=pair.kps_visible,
         meta=pair.meta,
     )
+    masks = mask_scores(pair, prediction, jaccard_empty_gt=protocol.jaccard_empty_gt)
+    if masks:
+        record["masks"] = masks
+    return record
+
+
+def score_coseg_pair(pair: Pair, prediction: Prediction, protocol: Protocol) -> dict[str, Any]:
+    """Co-segmentation record: the SOURCE image's mask only, so each image is scored once per cycle."""
+    from corrbench.mask_scoring import mask_scores
+
+    masks = mask_scores(pair, prediction, sides=("src",), jaccard_empty_gt=protocol.jaccard_empty_gt)
+    if not masks:
+        raise UsageError(f"method returned no source mask for pair {pair.pair_id}; "
+                         f"dataset needs foreground masks (co-segmentation)")
+    return {"pair_id": pair.pair_id, "category": pair.category, "masks": masks}
 
 
 def seed_everything(seed: int) -> None:
@@ -144,10 +172,10 @@ def evaluate(
     already computed (resume) which are reused instead of recomputed; ``on_record`` is called
     with each new record as soon as it exists.
     """
-    if dataset.task != "keypoints":
+    if dataset.task not in ("keypoints", "coseg"):
         raise UsageError(
-            f"dataset '{dataset.name}' is scored as '{dataset.task}', not by PCK; "
-            "use `corrbench run` (it picks the right evaluator)"
+            f"dataset '{dataset.name}' is scored as '{dataset.task}' (dense flow), not by PCK or masks; "
+            "use `corrbench run` or corrbench.tss.evaluate.evaluate_tss"
         )
     protocol = get_protocol(protocol or dataset.default_protocol, dataset=dataset.name)
     seed_everything(seed)
@@ -168,8 +196,13 @@ def evaluate(
             pairs = [dataset[i] for i in order[start : start + batch]]
             todo = [p for p in pairs if p.pair_id not in done]
             framed = [apply_frame(p, protocol) for p in todo]
-            predictions = method.predict(framed, directions=(protocol.direction,)) if framed else []
-            new = {p.pair_id: score_pair(p, pred, protocol, metric) for p, pred in zip(framed, predictions)}
+            blind = [replace(p, src_mask=None, trg_mask=None, flow_src_to_trg=None, flow_trg_to_src=None)
+                     for p in framed]  # methods never see dense ground truth at test time
+            predictions = method.predict(blind, directions=(protocol.direction,)) if framed else []
+            if dataset.task == "coseg":
+                new = {p.pair_id: score_coseg_pair(p, pred, protocol) for p, pred in zip(framed, predictions)}
+            else:
+                new = {p.pair_id: score_pair(p, pred, protocol, metric) for p, pred in zip(framed, predictions)}
             for pair in pairs:
                 record = done.get(pair.pair_id) or new[pair.pair_id]
                 records.append(record)

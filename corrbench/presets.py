@@ -103,3 +103,10 @@ _preset("nemf/spair", _NM + "L = max(w,h) of the SOURCE box; per class at 0.1.",
 # Internet (Rubinstein et al. 2013) co-segmentation.
 _preset("coseg/internet", "Object Discovery co-segmentation (Rubinstein et al. CVPR'13; spec datasets.md §6.2): per image at GT resolution, precision = fraction of correctly labelled pixels, Jaccard = foreground IoU; mean over each class's images, then mean of class means; Jaccard skipped on empty-GT images (count printed); predicted masks resized bilinearly and thresholded at 0.5.",
         jaccard_empty_gt="skip")
+
+# TSS (Taniai et al. CVPR'16): scored by the official kit's rules (corrbench/tss), not by PCK.
+register_protocol(Protocol(
+    name="tss_official",
+    description="Official TSS kit (C++ tool by default; spec datasets.md §5.3): flow accuracy T1..T50 as t% of "
+                "the larger side of the image the flow points into, both directions, SegIUR; Average and w/o flip.",
+    direction="trg_to_src", threshold="image", threshold_side="source", datasets=("tss",)))

@@ -21,27 +21,39 @@ def _pct(value: Any) -> str:
     return f"{100 * float(value):.1f}"
 
 
+def headline_metrics(result: Any) -> list[str]:
+    """The metric columns worth printing: PCK at each alpha, else every non-count metric."""
+    names = [n for n in result.summary if n.startswith("pck@")]
+    names += [n for n in result.summary if n.startswith(("mask_", "tss_", "seg_"))]
+    return names
+
+
 def per_class_table(result: Any):
-    """A rich Table: one row per category, the mean over classes and over all pairs."""
+    """A rich Table: one row per category, the mean over classes (and over all pairs for PCK)."""
     from rich.table import Table
 
-    metric_names = [name for name in result.summary if name.startswith("pck@")]
+    metric_names = headline_metrics(result)
     table = Table(title=f"{result.method} on {result.dataset}/{result.split} — protocol {result.protocol.name}"
-                        " (PCK per image, %)")
+                        " (per image, %)")
     table.add_column("category")
     for name in metric_names:
         table.add_column(name, justify="right")
     table.add_column("pairs", justify="right")
-    table.add_column("kps", justify="right")
+    has_kps = "n_kps" in result.summary
+    if has_kps:
+        table.add_column("kps", justify="right")
     for category, metrics in result.per_class.items():
-        table.add_row(category, *[_pct(metrics.get(n)) for n in metric_names],
-                      str(metrics.get("n_pairs", "")), str(metrics.get("n_kps", "")))
+        counts = [str(metrics.get("n_pairs", metrics.get("n_mask_images", "")))]
+        counts += [str(metrics.get("n_kps", ""))] if has_kps else []
+        table.add_row(category, *[_pct(metrics.get(n)) for n in metric_names], *counts)
     summary = result.summary
     table.add_section()
-    table.add_row("mean (classes)", *[_pct(summary.get(n)) for n in metric_names],
-                  str(summary.get("n_pairs", "")), str(summary.get("n_kps", "")))
-    table.add_row("all pairs", *[_pct(summary.get(n.replace("pck@", "pck_pairs@"))) for n in metric_names], "", "")
-    table.add_row("pooled kps", *[_pct(summary.get(n.replace("pck@", "pck_kpt@"))) for n in metric_names], "", "")
+    counts = [str(summary.get("n_pairs", ""))] + ([str(summary.get("n_kps", ""))] if has_kps else [])
+    table.add_row("mean (classes)", *[_pct(summary.get(n)) for n in metric_names], *counts)
+    if has_kps:
+        for label, prefix in (("all pairs", "pck_pairs@"), ("pooled kps", "pck_kpt@")):
+            table.add_row(label, *[_pct(summary.get(n.replace("pck@", prefix))) if n.startswith("pck@") else ""
+                                   for n in metric_names], "", "")
     return table
 
 
@@ -64,6 +76,9 @@ def notes(result: Any) -> list[str]:
     lines = []
     if summary.get("n_nonfinite"):
         lines.append(f"{summary['n_nonfinite']} keypoint prediction(s) were NaN/inf and count as wrong.")
+    if summary.get("n_empty_gt"):
+        lines.append(f"{summary['n_empty_gt']} image(s) have an empty ground-truth mask "
+                     f"(Jaccard rule: {result.protocol.jaccard_empty_gt}).")
     if summary.get("n_pairs_without_kps"):
         lines.append(f"{summary['n_pairs_without_kps']} pair(s) had no visible keypoint and are not in per-image means.")
     return lines

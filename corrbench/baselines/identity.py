@@ -32,3 +32,17 @@ class IdentityMethod(Method):
                 prediction.trg_to_src = relative_position_field(pair.trg_size, pair.src_size)
             predictions.append(prediction)
         return predictions
+
+
+class AllForegroundMethod(IdentityMethod):
+    """``identity`` fields plus masks that call every pixel foreground: the floor for mask IoU."""
+
+    name = "all-foreground"
+    version = "1"
+
+    def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
+        predictions = super().predict(pairs, directions)
+        for pair, prediction in zip(pairs, predictions):
+            prediction.src_mask = np.ones(pair.src_size, dtype=np.float32)
+            prediction.trg_mask = np.ones(pair.trg_size, dtype=np.float32)
+        return predictions

@@ -48,6 +48,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--runs-dir", default=None,
                         help="where per-pair records are kept for resume (default: ~/.cache/corrbench/runs)")
     parser.add_argument("--no-resume", action="store_true", help="neither reuse nor keep per-pair records")
+    tss = parser.add_argument_group("dense flow benchmarks (TSS)")
+    tss.add_argument("--save-predictions", default=None, metavar="DIR",
+                     help="also write predictions in the TSS kit layout (<subset>/<pair>/flow1.flo ...)")
+    tss.add_argument("--kit", choices=("cpp", "matlab"), default="cpp", help="which official kit tool's rules")
+    tss.add_argument("--auto-flip", action="store_true", help="the kit's auto-flip of labels")
     parser.set_defaults(handler=handle)
 
 
@@ -72,7 +77,10 @@ def handle(args: argparse.Namespace) -> int:
     protocol = get_protocol(args.protocol or dataset.default_protocol, dataset=dataset.name)
     options = parse_options(args.option)
     method = corrbench.load_method(args.method, weights=args.weights, device=args.device, **options)
-    result = run_evaluation(args, method, options, dataset, protocol)
+    if dataset.task == "flow":
+        result = run_dense_flow(args, method, dataset, protocol)
+    else:
+        result = run_evaluation(args, method, options, dataset, protocol)
     if result is None:  # a non-zero rank of a distributed run: rank 0 reports
         return 0
     print_result(result)
@@ -116,6 +124,26 @@ def run_evaluation(args: argparse.Namespace, method, options: dict[str, Any], da
     return EvaluationResult.from_records(
         ordered, method=result.method, dataset=result.dataset, split=result.split, protocol=protocol,
         provenance=result.provenance, categories=result.categories)
+
+
+def run_dense_flow(args: argparse.Namespace, method, dataset, protocol):
+    """TSS: every pair scored both ways by the official kit's rules (no per-pair resume)."""
+    from corrbench.evaluation import EvaluationResult
+    from corrbench.progress import progress_bar
+    from corrbench.provenance import run_provenance
+    from corrbench.tss.evaluate import evaluate_tss
+
+    total = len(dataset) if args.limit is None else min(len(dataset), args.limit)
+    with progress_bar(total, f"{method.name} on {dataset.name}", enabled=sys.stderr.isatty()) as advance:
+        scored = evaluate_tss(method, dataset, save_predictions=args.save_predictions, kit=args.kit,
+                              auto_flip=args.auto_flip, limit=args.limit, progress=lambda done, _: advance(1))
+    for warning in scored.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    provenance = run_provenance(method, dataset, seed=args.seed, limit=args.limit, kit=args.kit,
+                                auto_flip=args.auto_flip)
+    return EvaluationResult(method=method.name, dataset=dataset.name, split=dataset.split, protocol=protocol,
+                            provenance=provenance, categories=list(dataset.categories), records=scored.rows,
+                            summary=scored.summary, per_class=scored.per_class)
 
 
 def print_result(result) -> None:
