@@ -40,17 +40,26 @@ def dense_descriptors(image: np.ndarray, grid_shape: tuple[int, int], radius: in
     return torch.nn.functional.normalize(stacked, dim=1)
 
 
-def match_fields(query: torch.Tensor, reference: torch.Tensor, reference_positions: torch.Tensor,
+def match_fields(query: torch.Tensor, reference: torch.Tensor, reference_grid: tuple[int, int],
                  temperature: float, window: float) -> torch.Tensor:
-    """For each query descriptor, a soft-argmax position among reference descriptors near the best match."""
+    """For each query descriptor, a soft-argmax (col, row) among reference cells within ``window``
+    cells of its best match: sub-cell precision without letting far-away look-alikes vote."""
+    rows, cols = reference_grid
     similarity = query @ reference.T  # (Nq, Nr)
     best = similarity.argmax(dim=1)
-    best_positions = reference_positions[best]  # (Nq, 2) in reference grid cells
-    distance = torch.cdist(best_positions, reference_positions)  # (Nq, Nr)
-    logits = similarity / temperature
-    logits = logits.masked_fill(distance > window, float("-inf"))
-    weights = torch.softmax(logits, dim=1)
-    return weights @ reference_positions
+    best_row, best_col = best // cols, best % cols
+    reach = int(window)
+    offsets = torch.tensor([(dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)
+                            if dy * dy + dx * dx <= window * window])
+    cand_row = best_row[:, None] + offsets[None, :, 0]
+    cand_col = best_col[:, None] + offsets[None, :, 1]
+    inside = (cand_row >= 0) & (cand_row < rows) & (cand_col >= 0) & (cand_col < cols)
+    index = (cand_row.clamp(0, rows - 1) * cols + cand_col.clamp(0, cols - 1))
+    logits = similarity.gather(1, index) / temperature
+    weights = torch.softmax(logits.masked_fill(~inside, float("-inf")), dim=1)
+    col = (weights * cand_col.float()).sum(dim=1)
+    row = (weights * cand_row.float()).sum(dim=1)
+    return torch.stack([col, row], dim=1)
 
 
 class FeatureNNMethod(Method):
@@ -81,8 +90,7 @@ class FeatureNNMethod(Method):
         from_grid, to_grid = self._grid_shape(from_size), self._grid_shape(to_size)
         query = self._descriptors(from_image, from_grid)
         reference = self._descriptors(to_image, to_grid)
-        cells = torch.from_numpy(identity_grid(to_grid, to_grid).reshape(-1, 2)).float()
-        matched = match_fields(query, reference, cells, self.temperature, self.window)
+        matched = match_fields(query, reference, to_grid, self.temperature, self.window)
         # Grid cell (col, row) of the target grid -> target pixel, align_corners=False.
         scale = torch.tensor([to_size[1] / to_grid[1], to_size[0] / to_grid[0]])
         pixels = (matched + 0.5) * scale - 0.5
