@@ -5,7 +5,7 @@ CONSTRAINTS := constraints.txt
 PLUGIN_DIRS := $(patsubst %/setup.cfg,%,$(wildcard methods/*/setup.cfg))
 PYTEST_WORKERS ?= 2
 
-.PHONY: install demo test test-slow bench leaderboard-check help
+.PHONY: install demo test test-slow bench leaderboard-check leaderboard-update help
 
 help:
 	@echo "make install     install corrbench + all method plugins (editable, pinned torch)"
@@ -13,6 +13,7 @@ help:
 	@echo "make test        install, then run the test suite"
 	@echo "make test-slow   the slow tests too (training runs)"
 	@echo "make bench       speed/memory benchmarks, written to bench-results/"
+	@echo "make leaderboard-check   re-run the embedded-benchmark rows, compare with leaderboards/"
 
 install:
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e ".[test]" $(foreach dir,$(PLUGIN_DIRS),-e $(dir))
@@ -27,6 +28,12 @@ bench: install
 	mkdir -p bench-results
 	$(PYTHON) -m corrbench.bench --out bench-results/core.md
 	for script in $(wildcard methods/*/bench_*.py); do $(PYTHON) $$script || exit 1; done
+
+leaderboard-check: install
+	corrbench leaderboard check
+
+leaderboard-update: install
+	corrbench leaderboard update
 
 test-slow: install
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -q -m slow
