@@ -19,8 +19,8 @@ import pandas as pd
 import yaml
 
 from corrbench.errors import UsageError
-from corrbench.leaderboard import (COLUMNS, RUN_KEY, merge_rows, read_rows, render_tables, rows_from_result,
-                                   write_leaderboard)
+from corrbench.leaderboard import (COLUMNS, RUN_KEY, index_text, merge_rows, read_rows, render_tables,
+                                   rows_from_result, write_index, write_leaderboard)
 
 VALUE_KEY = RUN_KEY + ["metric", "alpha", "category"]
 MANIFEST = "runs.yaml"
@@ -80,6 +80,10 @@ def table_sync_problems(directory: str | Path) -> list[str]:
                 problems.append(f"{folder.name}/{name} has no rows in results.csv")
             elif not _same_table(expected[name], present[name]):
                 problems.append(f"{folder.name}/{name} is out of sync with results.csv")
+    index = Path(directory) / "README.md"
+    if list(Path(directory).glob("*/results.csv")) and (
+            not index.is_file() or index.read_text(encoding="utf-8") != index_text(directory)):
+        problems.append("README.md (the index) is out of date (run `corrbench leaderboard render`)")
     return problems
 
 
@@ -172,6 +176,7 @@ def update(directory: str | Path = "leaderboards", *, methods: list[str] | None 
         result = run_listed(run, Path(repo_root))
         frame = merge_rows(read_rows(directory, run.dataset), rows_from_result(result))
         write_leaderboard(directory, run.dataset, frame, list(result.categories))
+        write_index(directory)
         done.append(f"{run.method} on {run.dataset}/{run.split}: pck@0.1 = {result.summary.get('pck@0.1', float('nan')):.4f}")
     return done
 
@@ -184,6 +189,7 @@ def render_all(directory: str | Path = "leaderboards") -> list[str]:
         categories = _card_categories(dataset)
         write_leaderboard(directory, dataset, read_rows(directory, dataset), categories)
         written.append(dataset)
+    write_index(directory)
     return written
 
 
