@@ -68,7 +68,7 @@ def test_torchrun_two_processes_match_single_process(tmp_path):
     sharded = tmp_path / "sharded.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
-                           "--master-port", "0", "-m", "corrbench", "run", "--method", "identity", *BASE,
+                           "--standalone", "-m", "corrbench", "run", "--method", "identity", *BASE,
                            "--no-resume", "--json", str(sharded)],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
