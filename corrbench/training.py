@@ -57,6 +57,9 @@ class TrainableMethod(Method):
     def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
+    def prepare_training(self, dataset: Dataset, config: TrainConfig) -> None:
+        """Called by :func:`train` before the first step (e.g. to draw extra images from ``dataset``)."""
+
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
         return [p for p in self.module.parameters() if p.requires_grad]
 
@@ -153,6 +156,7 @@ def train(
         method.load_corrbench_checkpoint(state, source=str(last))
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, step, losses = state["epoch"], state["step"], list(state["losses"])
+    method.prepare_training(dataset, config)
     began = time.monotonic()
     stopped = False
     from corrbench.progress import progress_bar

@@ -1,0 +1,117 @@
+"""MaCoSNet configurations: the paper's (for users) and the small embedded one (trained on CPU).
+
+Fields that change parameter shapes are *architecture options*, stored in checkpoints and
+checked on load; the others change only how inference or training runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from corrbench.errors import UsageError
+
+#: The loss terms of the paper, in the order of ``train.py::process_epoch`` (+ the embedded warm-up).
+LOSS_NAMES = ("match", "cycle", "trans", "coseg", "task", "synth")
+
+
+@dataclass(frozen=True)
+class MaCoSNetConfig:
+    """Hyper-parameters of one MaCoSNet model (defaults = the official code, see the README).
+
+    * ``encoder``: ``resnet101`` (torchvision trunk conv1..layer3, the paper) or ``small`` (a
+      four-stage residual CNN of widths ``widths``, for the embedded benchmark).
+    * ``image_size``: side of the square network input (240 in the paper: 15x15 grid).
+    * ``regressor_kernels`` / ``regressor_channels``: the two conv layers of each regressor
+      (7/5 and 128/64 in the paper).
+    * ``tps_reg_train`` / ``tps_reg_eval``: TPS regularisation lambda in the losses (0.2) and at
+      inference (0.0), as the official parsers set them.
+    * ``offset_factor``: 227/210, applied in the inlier masks of the matching loss only.
+    * ``fg_guidance``: weight of each target cell in the matching score: ``corr_max`` (the
+      released code: max correlation) or ``mask`` (the joint model: the predicted co-segmentation
+      mask, detached).
+    * ``legacy_segmask_broadcast``: reproduce the released (B, h) score that mixes samples.
+    * ``coseg_features``: ``resnet50`` (frozen ImageNet ResNet-50 avgpool, the paper) or
+      ``encoder`` (the model's own encoder with gradients stopped at its parameters; used offline).
+    * ``coseg_l2norm``: L2-normalise the perceptual features (then distances are not divided by
+      their dimension); ``coseg_margin``: the contrastive threshold (2 in the paper).
+    * ``lambdas``: loss weights in :data:`LOSS_NAMES` order (``train.sh``: match 1, cycle 1).
+    * ``synth_affine_std``: spread of the random affines of the ``synth`` warm-up term.
+    * ``freeze_bn``: keep BatchNorm in eval mode while training (the official script does).
+    """
+
+    encoder: str = "resnet101"
+    widths: tuple[int, int, int, int] = (64, 256, 512, 1024)
+    image_size: int = 240
+    regressor_kernels: tuple[int, int] = (7, 5)
+    regressor_channels: tuple[int, int] = (128, 64)
+    tps_reg_train: float = 0.2
+    tps_reg_eval: float = 0.0
+    offset_factor: float = 227.0 / 210.0
+    fg_guidance: str = "corr_max"
+    legacy_segmask_broadcast: bool = False
+    coseg_features: str = "resnet50"
+    coseg_l2norm: bool = False
+    coseg_margin: float = 2.0
+    lambdas: tuple[float, float, float, float, float, float] = (1.0, 1.0, 0.0, 0.0, 0.0, 0.0)
+    synth_affine_std: float = 0.15
+    freeze_bn: bool = True
+    use_tps: bool = True
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ("resnet101", "small"):
+            raise UsageError(f"macosnet encoder must be 'resnet101' or 'small', got '{self.encoder}'")
+        if self.image_size % 16 or self.image_size < 64:
+            raise UsageError(f"macosnet image_size must be a multiple of 16 and >= 64, got {self.image_size}")
+        if self.fg_guidance not in ("corr_max", "mask"):
+            raise UsageError(f"macosnet fg_guidance must be 'corr_max' or 'mask', got '{self.fg_guidance}'")
+        if self.coseg_features not in ("resnet50", "encoder"):
+            raise UsageError(f"macosnet coseg_features must be 'resnet50' or 'encoder', got '{self.coseg_features}'")
+        if len(self.lambdas) != len(LOSS_NAMES):
+            raise UsageError(f"macosnet lambdas needs {len(LOSS_NAMES)} values ({', '.join(LOSS_NAMES)})")
+        grid = self.grid_size
+        after = grid - self.regressor_kernels[0] + 1 - self.regressor_kernels[1] + 1
+        if after < 1:
+            raise UsageError(f"macosnet regressor kernels {self.regressor_kernels} do not fit a {grid}x{grid} grid")
+
+    @property
+    def grid_size(self) -> int:
+        """Side of the correlation grid (layer3, stride 16)."""
+        return self.image_size // 16
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        return dict(zip(LOSS_NAMES, (float(w) for w in self.lambdas)))
+
+    def to_options(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+#: Options whose change alters parameter shapes (checked when loading a checkpoint).
+ARCHITECTURE_OPTIONS = ("encoder", "widths", "image_size", "regressor_kernels", "regressor_channels")
+
+PRESETS: dict[str, MaCoSNetConfig] = {
+    "paper": MaCoSNetConfig(),
+    # The joint model of the paper with every loss on (the released train.sh turns on only match
+    # and cycle; the paper's full model uses all five).
+    "joint": MaCoSNetConfig(fg_guidance="mask", lambdas=(1.0, 1.0, 1.0, 1.0, 1.0, 0.0)),
+    # Embedded benchmark: small encoder trained from random init on CPU.  See README.
+    "embedded": MaCoSNetConfig(
+        encoder="small", widths=(16, 32, 64, 128), image_size=192, regressor_kernels=(5, 3),
+        regressor_channels=(64, 32), fg_guidance="mask", coseg_features="encoder", coseg_l2norm=True,
+        coseg_margin=1.0, lambdas=(0.1, 1e-3, 1e-3, 3.0, 0.3, 10.0), synth_affine_std=0.3, freeze_bn=False,
+    ),
+}
+
+
+def build_config(preset: str = "paper", **options: Any) -> MaCoSNetConfig:
+    """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown macosnet config '{preset}'; choose one of: {', '.join(PRESETS)}")
+    known = {f.name for f in fields(MaCoSNetConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"method 'macosnet' has no option(s): {', '.join(unknown)}; known: config, "
+                         f"pretrained, seed, {', '.join(sorted(known))}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+    return replace(PRESETS[preset], **clean)

@@ -1,0 +1,176 @@
+"""``macosnet``: the corrbench method (inference, weakly supervised training loss, weights)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from corrbench.api import DIRECTIONS, CorrespondenceField, Dataset, Direction, Pair, Prediction
+from corrbench.checkpoints import load_checkpoint
+from corrbench.errors import CheckpointError
+from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig
+from corrbench_macosnet.checkpoint import load_official, official_state
+from corrbench_macosnet.config import ARCHITECTURE_OPTIONS, MaCoSNetConfig, build_config
+from corrbench_macosnet.geometry import compose_points
+from corrbench_macosnet.model import MaCoSNetModel
+from corrbench_macosnet.preprocess import pixel_grid, to_input, to_pixels
+from corrbench_macosnet.training_step import joint_loss
+from corrbench_macosnet.triplets import TripletSampler, batch_third_images
+
+
+class MaCoSNetMethod(TrainableMethod):
+    """Joint matching + co-segmentation (TPAMI'20).  ``config=paper`` (default), ``joint`` or ``embedded``."""
+
+    name = "macosnet"
+    version = "1"
+    supports_batching = True
+    batch_size = 8
+
+    def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
+                 config: str = "paper", seed: int = 0, **options: Any) -> None:
+        super().__init__(weights=weights, device=device)
+        payload = load_checkpoint(weights) if weights else None
+        stored: dict[str, Any] = {}
+        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+            stored = dict(payload.get("options", {}))
+        stored_preset = stored.pop("config", None)
+        preset = stored_preset if stored_preset and config == "paper" else config
+        self.config: MaCoSNetConfig = build_config(preset, **{**stored, **options})
+        self.options = {"config": preset, **self.config.to_options()}
+        self.pretrained = bool(pretrained)
+        self.seed = int(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # random init is a function of the seed
+            self.module = MaCoSNetModel(self.config, pretrained=self.pretrained)
+        self.weights_kind = "random-init" if not self.pretrained else "imagenet-encoder"
+        self.random_parts: list[str] = []
+        if payload is not None:
+            self._load_payload(payload, str(weights))
+        self.module.to(device).eval()
+        self._perceptual: torch.nn.Module | None = None
+        self._sampler: TripletSampler | None = None
+
+    # --- weights -----------------------------------------------------------------------------
+    def _load_payload(self, payload: Any, source: str) -> None:
+        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
+            self.load_corrbench_checkpoint(payload, source=source)
+            self.weights_kind = "corrbench"
+            return
+        state = official_state(payload)
+        if state is None:
+            raise CheckpointError(f"{source} is neither a corrbench checkpoint nor an official MaCoSNet/weakalign "
+                                  "state dict (keys 'FeatureExtraction.model.*')")
+        self.random_parts = load_official(self.module, state, source)
+        self.weights_kind = "official"
+
+    def architecture_options(self) -> tuple[str, ...]:
+        return ARCHITECTURE_OPTIONS
+
+    def weights_tag(self) -> str:
+        if self.weights is None:
+            return "random-init" if not self.pretrained else "imagenet-encoder+random-heads"
+        tag = super().weights_tag()
+        return tag + "".join(f"+random-{part}" for part in self.random_parts)
+
+    def provenance(self) -> dict[str, Any]:
+        return {**super().provenance(), "config": self.options["config"], "encoder": self.config.encoder,
+                "weights_kind": self.weights_kind, "seed": self.seed}
+
+    # --- inference ---------------------------------------------------------------------------
+    def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
+        if not pairs:
+            return []
+        self.module.eval()
+        size, count = self.config.image_size, len(pairs)
+        images = torch.stack([to_input(p.src_image, size) for p in pairs] + [to_input(p.trg_image, size) for p in pairs])
+        images = images.to(self.device)
+        with torch.no_grad():
+            encoded = self.module.encode(images)
+            f_src, f_trg = _split(encoded, count)
+            theta_st, corr_st = self.module.affine(f_src, f_trg)  # trg frame -> src frame
+            theta_ts, corr_ts = self.module.affine(f_trg, f_src)
+            masks_src = torch.sigmoid(self.module.mask_logits(f_src, corr_ts))
+            masks_trg = torch.sigmoid(self.module.mask_logits(f_trg, corr_st))
+            tps_st = tps_ts = None
+            if self.config.use_tps:
+                if "trg_to_src" in directions:
+                    tps_st, _ = self.module.tps(images[:count], theta_st, f_trg)
+                if "src_to_trg" in directions:
+                    tps_ts, _ = self.module.tps(images[count:], theta_ts, f_src)
+        predictions = []
+        for i, pair in enumerate(pairs):
+            prediction = Prediction(src_mask=_mask_at(masks_src[i], pair.src_size),
+                                    trg_mask=_mask_at(masks_trg[i], pair.trg_size))
+            if "trg_to_src" in directions:
+                prediction.trg_to_src = self._field(theta_st[i], tps_st[i] if tps_st is not None else None,
+                                                    pair.trg_size, pair.src_size)
+            if "src_to_trg" in directions:
+                prediction.src_to_trg = self._field(theta_ts[i], tps_ts[i] if tps_ts is not None else None,
+                                                    pair.src_size, pair.trg_size)
+            predictions.append(prediction)
+        return predictions
+
+    def _field(self, theta_aff: torch.Tensor, theta_tps: torch.Tensor | None, query_size: tuple[int, int],
+               other_size: tuple[int, int]) -> CorrespondenceField:
+        """Every query pixel through ``Aff(TPS(p))`` (lambda = tps_reg_eval) into the other image."""
+        points = pixel_grid(query_size, theta_aff.device)
+        mapped = compose_points(theta_aff[None], None if theta_tps is None else theta_tps[None], points[None],
+                                self.config.tps_reg_eval)[0]
+        coords = to_pixels(mapped, other_size).reshape(query_size[0], query_size[1], 2)
+        return CorrespondenceField(coords.cpu().numpy(), query_size)
+
+    # --- training ----------------------------------------------------------------------------
+    def default_train_config(self) -> TrainConfig:
+        if self.options["config"] == "embedded":
+            # From random init the official fine-tuning step (5e-8) would not move; see README.
+            return TrainConfig(epochs=100, batch_size=4, lr=3e-4, optimizer="adam", max_minutes=10, seed=1,
+                               grad_clip=1.0)
+        # train.sh: Adam lr 5e-8, batch 4, 60 epochs, seed 1 (fine-tuning a weakalign model).
+        return TrainConfig(epochs=60, batch_size=4, lr=5e-8, optimizer="adam", seed=1)
+
+    def prepare_training(self, dataset: Dataset, config: TrainConfig) -> None:
+        """Called by the shared loop: third images for the triplets come from this dataset."""
+        self._sampler = TripletSampler(dataset, seed=config.seed)
+
+    def perceptual(self) -> torch.nn.Module:
+        """The frozen judge of the co-segmentation loss (built on first use, never checkpointed)."""
+        if self._perceptual is None:
+            from corrbench_macosnet.encoder import PerceptualResNet50
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed + 1)
+                self._perceptual = PerceptualResNet50(pretrained=self.pretrained).to(self.device)
+        return self._perceptual
+
+    def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """Weak supervision only: the pair's images plus a third image of the same category."""
+        if self._sampler is not None:
+            thirds = [self._sampler.third_image(p, step, i) for i, p in enumerate(pairs)]
+        else:
+            thirds = batch_third_images(pairs)
+        size = self.config.image_size
+        src = torch.stack([to_input(p.src_image, size) for p in pairs]).to(self.device)
+        trg = torch.stack([to_input(p.trg_image, size) for p in pairs]).to(self.device)
+        has_third = [i for i, image in enumerate(thirds) if image is not None]
+        third = None
+        if has_third:
+            third = torch.stack([to_input(thirds[i], size) for i in has_third]).to(self.device)
+        return joint_loss(self, src, trg, third, has_third)
+
+
+def _split(encoded, count: int):
+    from corrbench_macosnet.model import Encoded
+
+    first = Encoded([s[:count] for s in encoded.skips], encoded.match[:count])
+    second = Encoded([s[count:] for s in encoded.skips], encoded.match[count:])
+    return first, second
+
+
+def _mask_at(mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
+    """The square network mask resized to the image (align-corners, as the input resize)."""
+    resized = F.interpolate(mask[None], size=size, mode="bilinear", align_corners=True)[0, 0]
+    return resized.clamp(0, 1).cpu().numpy().astype(np.float32)
+

@@ -1,0 +1,41 @@
+"""Network input and coordinate frames.
+
+The official code resizes every image to a square (240²) with ``affine_grid``/``grid_sample``
+under torch 1.1, i.e. bilinear with ``align_corners=True``, then ImageNet-normalises.  In that
+frame the normalised coordinate of original pixel ``x`` (0-based) of a W-wide image is
+``2x / (W - 1) - 1`` (the official 1-based ``(x - 1 - (W-1)/2) * 2/(W-1)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+
+
+def to_input(image: np.ndarray, size: int) -> torch.Tensor:
+    """uint8 (H, W, 3) (or greyscale) -> (3, size, size), resized align-corners, normalised."""
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    tensor = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1).float()
+    resized = F.interpolate(tensor[None], size=(size, size), mode="bilinear", align_corners=True)[0]
+    return (resized / 255.0 - MEAN) / STD
+
+
+def pixel_grid(image_size: tuple[int, int], device: torch.device | None = None) -> torch.Tensor:
+    """Normalised coordinates of every pixel centre of an (H, W) image, row-major (H*W, 2)."""
+    height, width = image_size
+    xs = torch.arange(width, dtype=torch.float32, device=device) * 2 / max(width - 1, 1) - 1
+    ys = torch.arange(height, dtype=torch.float32, device=device) * 2 / max(height - 1, 1) - 1
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def to_pixels(points: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
+    """Normalised (x, y) -> 0-based pixel (x, y) of an (H, W) image."""
+    height, width = image_size
+    scale = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=points.dtype, device=points.device)
+    return (points + 1) * scale
