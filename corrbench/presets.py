@@ -106,7 +106,7 @@ _preset("coseg/internet", "Object Discovery co-segmentation (Rubinstein et al. C
 
 # TSS (Taniai et al. CVPR'16): scored by the official kit's rules (corrbench/tss), not by PCK.
 register_protocol(Protocol(
-    name="tss_official",
+    name="tss_official/tss",
     description="Official TSS kit (C++ tool by default; spec datasets.md §5.3): flow accuracy T1..T50 as t% of "
                 "the larger side of the image the flow points into, both directions, SegIUR; Average and w/o flip.",
     direction="trg_to_src", threshold="image", threshold_side="source", datasets=("tss",)))

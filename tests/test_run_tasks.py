@@ -46,7 +46,7 @@ def test_tss_run_saves_kit_layout_that_rescoring_reproduces(shared_data, tmp_pat
     assert main(["evaluate", "--dataset", "tss", "--root", str(root), "--predictions", str(saved),
                  "--kit-csv", str(second)]) == 0
     run = json.loads(first.read_text())
-    assert run["protocol"]["name"] == "tss_official" and run["summary"]["n_pairs"] == 4
+    assert run["protocol"]["name"] == "tss_official/tss" and run["summary"]["n_pairs"] == 4
     header = (second / "JODS" / "scores.csv").read_text().splitlines()[0]
     assert header.startswith("Row,Src,Ref,SegIUR,Flip,T1,") and header.endswith(",T50")
     jods_t5 = [line for line in (second / "JODS" / "scores.csv").read_text().splitlines() if line.startswith("Average")]
