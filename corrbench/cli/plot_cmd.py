@@ -37,6 +37,11 @@ def handle_plot(args: argparse.Namespace) -> int:
     for dataset in datasets:
         for path in plot_pck_curves(args.leaderboard, dataset, args.out):
             print(f"wrote {path}")
+    board = Path(args.leaderboard).resolve()
+    if board in Path(args.out).resolve().parents:  # pictures inside the board are listed in its index
+        from corrbench.leaderboard import write_index
+
+        write_index(args.leaderboard)
     return 0
 
 
