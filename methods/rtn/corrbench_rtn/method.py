@@ -38,6 +38,9 @@ class RTNMethod(TrainableMethod):
     ``Prediction.extras["iterations"]``), ``seed`` (random init), and the training options
     ``warmup_steps``, ``loss_region`` (``all`` or ``bbox``), ``warmup_all_iterations``, ``warp_translation``,
     ``weak_train_backbone`` (default false: the weak stage trains the geo net only).
+
+    ``warmup_steps`` defaults to 1000: the warm-up only starts paying off after ~100 steps and the
+    weak loss at the embedded lr undoes part of it (README), so a 10-minute CPU run is warm-up only.
     """
 
     name = "rtn"
@@ -46,7 +49,7 @@ class RTNMethod(TrainableMethod):
 
     def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
                  preset: str | None = None, return_iterations: bool = False, seed: int = 0,
-                 warmup_steps: int = 150, loss_region: str = "all", warmup_all_iterations: bool = True,
+                 warmup_steps: int = 1000, loss_region: str = "all", warmup_all_iterations: bool = True,
                  warp_translation: float = 0.25, weak_train_backbone: bool = False, **options: Any) -> None:
         super().__init__(weights=weights, device=device)
         payload = None

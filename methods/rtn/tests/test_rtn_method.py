@@ -199,3 +199,36 @@ def test_committed_embedded_checkpoint_loads_and_is_trained():
     assert method.module.geo.conv10.weight.abs().sum() > 0  # moved away from the zero init
     field = method.predict(_pairs(1), ["trg_to_src"])[0].trg_to_src
     assert field.coords.shape == (32, 32, 2) and np.isfinite(field.coords).all()
+
+
+def test_committed_checkpoint_recovers_a_known_affine_warp():
+    """End to end through ``predict``: image 1 = a known affine warp of image 2 (a synthetic test
+    image, non-square); the predicted pixel coordinates must be much closer to the true map than
+    the identity's.  Catches a wrong pixel conversion as well as an untrained checkpoint."""
+    import torch.nn.functional as F
+
+    from corrbench.transfer import identity_grid
+    from corrbench_rtn.method import default_checkpoint
+
+    method = corrbench.load_method("rtn", weights=str(default_checkpoint()))
+    dataset = corrbench.load_dataset("synthetic", split="test")
+    theta = torch.tensor([[[0.95, -0.2, 0.1], [0.15, 1.05, -0.08]]])  # rotation + shear + shift
+    model_errors, identity_errors = [], []
+    for index in range(4):
+        image2 = dataset[index].src_image
+        height, width = image2.shape[:2]
+        grid = F.affine_grid(theta, [1, 3, height, width], align_corners=False)
+        tensor = torch.from_numpy(image2).permute(2, 0, 1)[None].float()
+        image1 = F.grid_sample(tensor, grid, padding_mode="reflection", align_corners=False)
+        image1 = image1[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+        pair = Pair(pair_id=f"warp{index}", category="a", src_image=image1, trg_image=image2)
+        coords = method.predict([pair], ["src_to_trg"])[0].src_to_trg.coords
+        centres = identity_grid((height, width), coords.shape[:2])
+        nx, ny = (centres[..., 0] + 0.5) * 2 / width - 1, (centres[..., 1] + 0.5) * 2 / height - 1
+        a = theta[0].numpy()
+        tx, ty = a[0, 0] * nx + a[0, 1] * ny + a[0, 2], a[1, 0] * nx + a[1, 1] * ny + a[1, 2]
+        truth = np.stack([((tx + 1) * width - 1) / 2, ((ty + 1) * height - 1) / 2], axis=-1)
+        inside = (np.abs(tx) < 1) & (np.abs(ty) < 1)
+        model_errors.append(np.median(np.linalg.norm(coords - truth, axis=-1)[inside]))
+        identity_errors.append(np.median(np.linalg.norm(centres - truth, axis=-1)[inside]))
+    assert np.mean(model_errors) < 0.7 * np.mean(identity_errors)
