@@ -1,0 +1,114 @@
+"""NeMF configurations: the paper's (for users, loads the official checkpoint) and a small
+embedded one that trains from scratch on CPU.
+
+Fields that change parameter shapes are *architecture options* (stored in checkpoints and
+checked on load); the others only change how inference or training runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from corrbench.errors import UsageError
+
+
+@dataclass(frozen=True)
+class NeMFConfig:
+    """Hyper-parameters of one NeMF model (defaults = the official ``test.py`` path).
+
+    Encoder: ``backbone`` is a timm ResNet; ``hyperpixel`` picks 4 bottlenecks (0 = stem,
+    h >= 1 = h-th residual block, pre-ReLU) at strides 4, 8, 16 and 32, so at an
+    ``input_size`` of 16*S their correlations are (4S)^4, (2S)^4, S^4 and (S/2)^4 with
+    S = ``feature_size``.  ``level_channels`` channels per level after the 4-D convolutions,
+    ``feature_proj_dim`` P, transformer ``depth``/``num_heads``/``mlp_ratio`` on tokens of width
+    S^2 + P.  Decoder: ``harmonics`` frequencies per coordinate, an MLP of ``field_hidden``
+    units and ``field_blocks`` residual blocks.
+
+    Inference: ``patchmatch_iters`` rounds of propagation + random search (radius
+    ``search_radius`` times ``search_decay``^i; the official radius is constant) within
+    ``clamp_radius`` of the initial soft-argmax field, on a grid of the query image's size or
+    at most ``grid_max_side`` cells per side; then ``opt_steps`` AdamW steps on the decoder
+    score at each query keypoint.
+    """
+
+    backbone: str = "resnet101"
+    hyperpixel: tuple[int, ...] = (3, 7, 30, 33)
+    input_size: int = 256
+    feature_size: int = 16
+    level_channels: int = 16
+    feature_proj_dim: int = 128
+    depth: int = 4
+    num_heads: int = 6
+    mlp_ratio: float = 4.0
+    harmonics: int = 10
+    field_hidden: int = 256
+    field_blocks: int = 3
+    freeze_backbone: bool = True
+    # --- inference ---------------------------------------------------------------------------
+    beta: float = 0.02
+    patchmatch_iters: int = 20
+    search_radius: float = 0.1
+    search_decay: float = 1.0
+    clamp_radius: float = 0.1
+    opt_steps: int = 20
+    opt_lr: float = 3e-4
+    opt_eta_min: float = 1e-6
+    opt_weight_decay: float = 0.01
+    grid_max_side: int | None = None
+    chunk_points: int = 32768
+    # --- training ----------------------------------------------------------------------------
+    candidates: int = 100
+    train_points: int = 32
+    flow_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if len(self.hyperpixel) != 4 or list(self.hyperpixel) != sorted(self.hyperpixel):
+            raise UsageError(f"nemf hyperpixel must be 4 increasing block ids (one per stride 4, 8, 16, 32), "
+                             f"got {list(self.hyperpixel)}")
+        if self.feature_size < 2 or self.feature_size % 2:
+            raise UsageError(f"nemf feature_size must be even and >= 2, got {self.feature_size}")
+        if self.input_size != 16 * self.feature_size:
+            raise UsageError(f"nemf input_size must be 16 * feature_size ({16 * self.feature_size}), "
+                             f"got {self.input_size}")
+        width = self.feature_size ** 2 + self.feature_proj_dim
+        if width % self.num_heads or width % 2:
+            raise UsageError(f"nemf token width feature_size^2 + feature_proj_dim = {width} must be even and "
+                             f"divisible by num_heads={self.num_heads}")
+        if self.candidates < 2:
+            raise UsageError("nemf candidates must be >= 2 (the ground truth plus random samples)")
+
+    @property
+    def embed_dim(self) -> int:
+        return self.feature_size ** 2 + self.feature_proj_dim
+
+    def to_options(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+ARCHITECTURE_OPTIONS = ("backbone", "hyperpixel", "feature_size", "level_channels", "feature_proj_dim",
+                        "depth", "num_heads", "mlp_ratio", "harmonics", "field_hidden", "field_blocks")
+
+PRESETS: dict[str, NeMFConfig] = {
+    "paper": NeMFConfig(),
+    # The embedded benchmark: timm resnet10t (one BasicBlock per stage, ids 1-4 = the last block
+    # of each stage) trained end-to-end from random init, 128² input, 8x8 coarse grid, a narrow
+    # transformer and decoder; PatchMatch on at most 48 cells per side.  See README.
+    "embedded": NeMFConfig(backbone="resnet10t", hyperpixel=(1, 2, 3, 4), input_size=128, feature_size=8,
+                           level_channels=8, feature_proj_dim=32, depth=1, num_heads=4, mlp_ratio=2.0,
+                           field_hidden=128, freeze_backbone=False, grid_max_side=48, candidates=64,
+                           train_points=24),
+}
+
+
+def build_config(preset: str = "paper", **options: Any) -> NeMFConfig:
+    """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
+    if preset not in PRESETS:
+        raise UsageError(f"unknown nemf config '{preset}'; choose one of: {', '.join(PRESETS)}")
+    known = {f.name for f in fields(NeMFConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"method 'nemf' has no option(s): {', '.join(unknown)}; known: config, pretrained, "
+                         f"seed, official_args, {', '.join(sorted(known))}")
+    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
+    return replace(PRESETS[preset], **clean)

@@ -1,0 +1,8 @@
+"""Lets the NeMF tests import their small helpers module (``nemf_fakes``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
