@@ -20,9 +20,10 @@ _STRIDE_OF_LAYER = {1: 4, 2: 8, 3: 16, 4: 32}
 class HyperpixelBackbone(nn.Module):
     """``forward(images) -> list`` of 4 feature maps at strides 4, 8, 16, 32."""
 
-    def __init__(self, name: str, ids: tuple[int, ...], pretrained: bool = False) -> None:
+    def __init__(self, name: str, ids: tuple[int, ...], pretrained: bool = False,
+                 channels: tuple[int, ...] | None = None) -> None:
         super().__init__()
-        self.net = _create(name, pretrained)
+        self.net = _create(name, pretrained, channels)
         self.ids = tuple(int(i) for i in ids)
         blocks = [(layer, block) for layer in range(1, 5) for block in getattr(self.net, f"layer{layer}")]
         if max(self.ids) > len(blocks):
@@ -63,14 +64,17 @@ class HyperpixelBackbone(nn.Module):
         return captured
 
 
-def _create(name: str, pretrained: bool) -> nn.Module:
+def _create(name: str, pretrained: bool, channels: tuple[int, ...] | None = None) -> nn.Module:
     import timm
 
     if not timm.is_model(name) or not name.startswith("resnet"):
         raise UsageError(f"nemf backbone must be a timm ResNet (e.g. resnet101, resnet50, resnet10t), got '{name}'")
     tag = f"{name}.tv_in1k" if name == "resnet101" else name  # the official ImageNet weights (torchvision V1)
+    width = {} if channels is None else {"channels": tuple(channels), "stem_width": int(channels[0])}
+    if width and pretrained:
+        raise UsageError("nemf backbone_channels changes the backbone width: no pretrained weights exist for it")
     try:
-        return timm.create_model(tag, pretrained=pretrained, num_classes=0)
+        return timm.create_model(tag, pretrained=pretrained, num_classes=0, **width)
     except Exception as error:
         if pretrained:
             raise CheckpointError(f"cannot load pretrained timm '{tag}' ({type(error).__name__}); "

@@ -17,7 +17,7 @@ from corrbench.errors import UsageError
 class NeMFConfig:
     """Hyper-parameters of one NeMF model (defaults = the official ``test.py`` path).
 
-    Encoder: ``backbone`` is a timm ResNet; ``hyperpixel`` picks 4 bottlenecks (0 = stem,
+    Encoder: ``backbone`` is a timm ResNet (stage widths ``backbone_channels``, default timm's); ``hyperpixel`` picks 4 bottlenecks (0 = stem,
     h >= 1 = h-th residual block, pre-ReLU) at strides 4, 8, 16 and 32, so at an
     ``input_size`` of 16*S their correlations are (4S)^4, (2S)^4, S^4 and (S/2)^4 with
     S = ``feature_size``.  ``level_channels`` channels per level after the 4-D convolutions,
@@ -33,6 +33,7 @@ class NeMFConfig:
     """
 
     backbone: str = "resnet101"
+    backbone_channels: tuple[int, ...] | None = None
     hyperpixel: tuple[int, ...] = (3, 7, 30, 33)
     input_size: int = 256
     feature_size: int = 16
@@ -86,15 +87,15 @@ class NeMFConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-ARCHITECTURE_OPTIONS = ("backbone", "hyperpixel", "feature_size", "level_channels", "feature_proj_dim",
+ARCHITECTURE_OPTIONS = ("backbone", "backbone_channels", "hyperpixel", "feature_size", "level_channels", "feature_proj_dim",
                         "depth", "num_heads", "mlp_ratio", "harmonics", "field_hidden", "field_blocks")
 
 PRESETS: dict[str, NeMFConfig] = {
     "paper": NeMFConfig(),
-    # The embedded benchmark: timm resnet10t (one BasicBlock per stage, ids 1-4 = the last block
-    # of each stage) trained end-to-end from random init, 128² input, 8x8 coarse grid, a narrow
+    # The embedded benchmark: timm resnet10t at a quarter of its width (stage widths 16-128, one
+    # BasicBlock per stage, ids 1-4 = the last block of each stage) trained end-to-end from random init, 128² input, 8x8 coarse grid, a narrow
     # transformer and decoder; PatchMatch on at most 48 cells per side.  See README.
-    "embedded": NeMFConfig(backbone="resnet10t", hyperpixel=(1, 2, 3, 4), input_size=128, feature_size=8,
+    "embedded": NeMFConfig(backbone="resnet10t", backbone_channels=(16, 32, 64, 128), hyperpixel=(1, 2, 3, 4), input_size=128, feature_size=8,
                            level_channels=8, feature_proj_dim=32, depth=1, num_heads=4, mlp_ratio=2.0,
                            field_hidden=128, freeze_backbone=False, grid_max_side=48, candidates=64,
                            train_points=24),

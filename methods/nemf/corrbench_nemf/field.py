@@ -77,35 +77,26 @@ class Volumes:
         return self.table.shape[0] // self.side ** 4
 
 
+# The 16 corners of a 4-D cell as 0/1 offsets of (ys, xs, yt, xt).
+_CORNERS = torch.tensor([[(corner >> bit) & 1 for bit in range(4)] for corner in range(16)])
+
+
 def sample_volume(volumes: Volumes, pair: torch.Tensor, src: torch.Tensor, trg: torch.Tensor) -> torch.Tensor:
     """Quadrilinear sample (N, C) of pair ``pair[i]``'s volume at (src[i], trg[i]), zeros outside."""
     s = volumes.side
-    coords = torch.cat((src, trg), dim=1)  # (N, 4): xs, ys, xt, yt
+    coords = torch.stack((src[:, 1], src[:, 0], trg[:, 1], trg[:, 0]), dim=1)  # ys, xs, yt, xt
     pix = (coords + 1) * ((s - 1) / 2)
     low = torch.floor(pix)
-    frac = pix - low
-    low = low.long()
-    # strides of (pair, ys, xs, yt, xt) in the flattened table
-    strides = (s ** 3, s ** 2, s, 1)  # for ys, xs, yt, xt
-    order = (1, 0, 3, 2)  # column of coords for ys, xs, yt, xt
-    base = pair.long() * s ** 4
-    out = None
-    for corner in range(16):
-        index = base
-        weight = None
-        valid = None
-        for bit, (stride, column) in enumerate(zip(strides, order)):
-            offset = (corner >> bit) & 1
-            position = low[:, column] + offset
-            w = frac[:, column] if offset else 1 - frac[:, column]
-            inside = (position >= 0) & (position <= s - 1)
-            index = index + position.clamp(0, s - 1) * stride
-            weight = w if weight is None else weight * w
-            valid = inside if valid is None else valid & inside
-        weight = torch.where(valid, weight, torch.zeros_like(weight))
-        term = volumes.table.index_select(0, index) * weight[:, None]
-        out = term if out is None else out + term
-    return out
+    frac = (pix - low)[:, None, :]  # (N, 1, 4)
+    offsets = _CORNERS.to(pix.device)
+    position = low.long()[:, None, :] + offsets  # (N, 16, 4)
+    weight = torch.where(offsets.bool(), frac, 1 - frac).prod(dim=2)  # (N, 16)
+    inside = ((position >= 0) & (position <= s - 1)).all(dim=2)
+    weight = torch.where(inside, weight, torch.zeros_like(weight))
+    strides = torch.tensor([s ** 3, s ** 2, s, 1], device=pix.device)
+    index = (position.clamp(0, s - 1) * strides).sum(dim=2) + pair.long()[:, None] * s ** 4
+    corners = volumes.table.index_select(0, index.reshape(-1)).view(-1, 16, volumes.table.shape[1])
+    return torch.bmm(weight[:, None, :], corners)[:, 0]
 
 
 class NeuralMatchingField(nn.Module):

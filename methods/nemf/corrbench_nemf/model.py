@@ -42,7 +42,7 @@ class NeMFModel(nn.Module):
         super().__init__()
         self.config = config
         s = config.feature_size
-        self.backbone = HyperpixelBackbone(config.backbone, config.hyperpixel, pretrained)
+        self.backbone = HyperpixelBackbone(config.backbone, config.hyperpixel, pretrained, config.backbone_channels)
         if config.freeze_backbone:
             self.backbone.requires_grad_(False)
         self.proj = nn.ModuleList(nn.Linear(c, config.feature_proj_dim) for c in self.backbone.channels)
