@@ -147,10 +147,15 @@ class Method(ABC):
         return {"method": self.name, "method_version": self.version, "weights": self.weights_tag()}
 
     def weights_tag(self) -> str:
-        """Short label of the weights for leaderboards (file name, 'random-init' or 'none')."""
+        """Short label of the weights for leaderboards: file name plus a content hash (a retrained
+        checkpoint under the same name is a different row), 'random-init' or 'none'."""
         if self.weights is None:
             return "none"
-        return str(self.weights).replace("\\", "/").rsplit("/", 1)[-1]
+        from corrbench.io import file_digest
+
+        name = str(self.weights).replace("\\", "/").rsplit("/", 1)[-1]
+        digest = file_digest(self.weights)
+        return f"{name}@{digest[:8]}" if digest else name
 
 
 class Dataset(ABC):

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from corrbench.io import file_digest
 from corrbench.protocols import Protocol
 
 
@@ -21,16 +22,6 @@ def default_runs_dir() -> Path:
     base = os.environ.get("CORRBENCH_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "corrbench")
     return Path(base) / "runs"
-
-
-def file_digest(path: str | os.PathLike[str] | None) -> str | None:
-    if path is None or not Path(path).is_file():
-        return None
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_key(*, method: Any, options: dict[str, Any], dataset: Any, protocol: Protocol, seed: int) -> str:

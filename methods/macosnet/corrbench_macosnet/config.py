@@ -38,6 +38,18 @@ class MaCoSNetConfig:
     * ``lambdas``: loss weights in :data:`LOSS_NAMES` order (``train.sh``: match 1, cycle 1).
     * ``synth_affine_std``: spread of the random affines of the ``synth`` warm-up term.
     * ``freeze_bn``: keep BatchNorm in eval mode while training (the official script does).
+    * ``warmup_steps``: steps of the embedded curriculum's first stage, trained on ``synth`` (and
+      ``cosal``) only; the weak losses start after it (0: every loss from the start).
+    * ``freeze_encoder_after_warmup``: after the warm-up, the encoder's weights stop training (the
+      paper fine-tunes from a trained encoder; weak losses on a random one collapse it).
+    * ``weak_train_matching``: after the warm-up, keep training the matching regressors with the
+      weak losses; ``false`` freezes them too (and drops the terms that only reach them: match,
+      cycle, trans, synth), so that the weak stage trains the co-segmentation decoder only.
+    * ``cosal_weight`` / ``cosal_quantile``: the embedded co-saliency term: the mask is pulled
+      towards the cells whose best match in the *other* image beats their best match elsewhere in
+      their own image (top ``1 - quantile`` of cells, from detached encoder features); 0 disables it.
+    * ``mask_area``: ``max(0, mean mask - mask_area)^2`` penalty (weight ``cosal_weight``) against the
+      all-foreground solution of the consistency losses; 1 disables it.
     """
 
     encoder: str = "resnet101"
@@ -57,6 +69,12 @@ class MaCoSNetConfig:
     synth_affine_std: float = 0.15
     freeze_bn: bool = True
     use_tps: bool = True
+    warmup_steps: int = 0
+    freeze_encoder_after_warmup: bool = False
+    weak_train_matching: bool = True
+    cosal_weight: float = 0.0
+    cosal_quantile: float = 0.75
+    mask_area: float = 1.0
 
     def __post_init__(self) -> None:
         if self.encoder not in ("resnet101", "small"):
@@ -99,7 +117,9 @@ PRESETS: dict[str, MaCoSNetConfig] = {
     "embedded": MaCoSNetConfig(
         encoder="small", widths=(16, 32, 64, 128), image_size=192, regressor_kernels=(5, 3),
         regressor_channels=(64, 32), fg_guidance="mask", coseg_features="encoder", coseg_l2norm=True,
-        coseg_margin=1.0, lambdas=(0.1, 1e-3, 1e-3, 3.0, 0.3, 10.0), synth_affine_std=0.3, freeze_bn=False,
+        coseg_margin=1.0, lambdas=(0.1, 1e-3, 1e-3, 3.0, 0.3, 10.0), synth_affine_std=0.15, freeze_bn=False,
+        warmup_steps=450, freeze_encoder_after_warmup=True, weak_train_matching=False, cosal_weight=1.0,
+        cosal_quantile=0.85, mask_area=0.4,
     ),
 }
 

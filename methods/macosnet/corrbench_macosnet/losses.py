@@ -151,3 +151,28 @@ def synthetic_grid_loss(theta_pred: torch.Tensor, theta_true: torch.Tensor, samp
     """CNNGeometric's grid loss: mean squared distance of grid points under both affines."""
     points = grid_points(samples, theta_pred.device).expand(theta_pred.shape[0], -1, -1)
     return ((apply_affine(theta_pred, points) - apply_affine(theta_true, points)) ** 2).sum(-1).mean()
+
+
+# --- embedded co-saliency pseudo-labels -------------------------------------------------------------
+def cosaliency_targets(feat_x: torch.Tensor, feat_y: torch.Tensor, quantile: float) -> torch.Tensor:
+    """(B, 1, h, w) 0/1 targets for X: its cells whose best cosine match in Y beats their best
+    match among X's other cells, the top ``1 - quantile`` of that margin per image.
+
+    The object is common to both images while the backgrounds differ, so common cells are
+    foreground (the co-segmentation premise); no ground truth is used.  No gradient."""
+    with torch.no_grad():
+        batch, _, height, width = feat_x.shape
+        fx = F.normalize(feat_x.flatten(2), dim=1)
+        fy = F.normalize(feat_y.flatten(2), dim=1)
+        cross = torch.bmm(fx.transpose(1, 2), fy).max(dim=2).values  # (B, hw)
+        own = torch.bmm(fx.transpose(1, 2), fx)
+        own = own - 3.0 * torch.eye(own.shape[-1], device=own.device)  # exclude each cell itself
+        margin = cross - own.max(dim=2).values
+        threshold = margin.quantile(quantile, dim=1, keepdim=True)
+        return (margin >= threshold).to(feat_x.dtype).view(batch, 1, height, width)
+
+
+def cosaliency_loss(mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean BCE of the mask (pooled to the targets' grid) against the pseudo-labels."""
+    pooled = F.adaptive_avg_pool2d(mask, target.shape[-2:])
+    return soft_bce(pooled, target, torch.ones_like(target))

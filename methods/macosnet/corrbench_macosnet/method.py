@@ -25,7 +25,7 @@ class MaCoSNetMethod(TrainableMethod):
     """Joint matching + co-segmentation (TPAMI'20).  ``config=paper`` (default), ``joint`` or ``embedded``."""
 
     name = "macosnet"
-    version = "1"
+    version = "2"
     supports_batching = True
     batch_size = 8
 
@@ -158,7 +158,7 @@ class MaCoSNetMethod(TrainableMethod):
         third = None
         if has_third:
             third = torch.stack([to_input(thirds[i], size) for i in has_third]).to(self.device)
-        return joint_loss(self, src, trg, third, has_third)
+        return joint_loss(self, src, trg, third, has_third, step)
 
 
 def _split(encoded, count: int):

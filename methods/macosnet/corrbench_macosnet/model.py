@@ -46,10 +46,13 @@ class FeatureRegression(nn.Module):
 
 def _deconv(cin: int, cout: int) -> nn.ConvTranspose2d:
     """x2 transposed conv, bias-free, initialised to the bilinear kernel / in_channels (the
-    official intent; the released init copies an (out, in) tensor into (in, out) and crashes)."""
+    official intent; the released init copies an (out, in) tensor into (in, out) and crashes)
+    plus small Gaussian noise: the bilinear init alone makes every output channel identical, and
+    identical channels get identical gradients, so from scratch the decoder could not learn."""
     layer = nn.ConvTranspose2d(cin, cout, 3, stride=2, padding=1, output_padding=1, bias=False)
     with torch.no_grad():
-        layer.weight.copy_((_BILINEAR_3x3 / cin).expand(cin, cout, 3, 3))
+        noise = torch.randn(cin, cout, 3, 3) * (1.0 / (3.0 * cin**0.5))
+        layer.weight.copy_((_BILINEAR_3x3 / cin).expand(cin, cout, 3, 3) + noise)
     return layer
 
 

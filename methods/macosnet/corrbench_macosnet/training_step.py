@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from corrbench_macosnet.geometry import compose_points, correlation, grid_points, identity_affine, sample_at, warp_image
-from corrbench_macosnet.losses import (coseg_loss, cycle_loss, matching_loss, synthetic_grid_loss,
-                                       task_consistency_loss, transitivity_loss)
+from corrbench_macosnet.losses import (coseg_loss, cosaliency_loss, cosaliency_targets, cycle_loss, matching_loss,
+                                       synthetic_grid_loss, task_consistency_loss, transitivity_loss)
 from corrbench_macosnet.model import Encoded
 
 if TYPE_CHECKING:
@@ -52,9 +52,19 @@ def _perceptual_features(method: MaCoSNetMethod):
 
 
 def joint_loss(method: MaCoSNetMethod, src: torch.Tensor, trg: torch.Tensor, third: torch.Tensor | None,
-               has_third: Sequence[int]) -> tuple[torch.Tensor, dict[str, float]]:
+               has_third: Sequence[int], step: int = 0) -> tuple[torch.Tensor, dict[str, float]]:
     config, model = method.config, method.module
-    weights = config.loss_weights
+    weights = dict(config.loss_weights)
+    warming = step < config.warmup_steps
+    if warming:  # curriculum stage 1: random affine warps (and co-saliency) only
+        weights = {name: (value if name == "synth" else 0.0) for name, value in weights.items()}
+    elif config.warmup_steps > 0:
+        frozen = list(model.encoder.parameters()) if config.freeze_encoder_after_warmup else []
+        if not config.weak_train_matching:
+            frozen += list(model.regress_affine.parameters()) + list(model.regress_tps.parameters())
+            weights.update(match=0.0, cycle=0.0, trans=0.0, synth=0.0)
+        for parameter in frozen:  # stage 2: these weights stay fixed
+            parameter.requires_grad_(False)
     batch, size = src.shape[0], config.image_size
     use_trans = weights["trans"] > 0 and third is not None
     encoded = model.encode(torch.cat([src, trg] + ([third] if use_trans else [])))
@@ -64,22 +74,27 @@ def joint_loss(method: MaCoSNetMethod, src: torch.Tensor, trg: torch.Tensor, thi
     theta_ba, corr_ba = model.affine(f_b, f_a)
     # Second stage for both directions (and the warm-up's warped copies of A) in one encoder pass.
     synth = weights["synth"] > 0
-    warped = [warp_image(src, theta_ab), warp_image(trg, theta_ba)]
+    second = not warming
+    warped = [warp_image(src, theta_ab), warp_image(trg, theta_ba)] if second else []
     if synth:
         theta_true = identity_affine(batch, src.device) + config.synth_affine_std * torch.randn(batch, 6, device=src.device)
         warped.append(warp_image(src, theta_true))
-    f_warped = model.encode(torch.cat(warped))
-    tps_ab = model.regress_tps(correlation(_take(f_warped, 0, batch).match, f_b.match))
-    tps_ba = model.regress_tps(correlation(_take(f_warped, batch, 2 * batch).match, f_a.match))
+    f_warped = model.encode(torch.cat(warped)) if warped else None
+    start_synth = 2 * batch if second else 0
+    tps_ab = tps_ba = None
+    if second:
+        tps_ab = model.regress_tps(correlation(_take(f_warped, 0, batch).match, f_b.match))
+        tps_ba = model.regress_tps(correlation(_take(f_warped, batch, 2 * batch).match, f_a.match))
 
     mask_a = torch.sigmoid(model.mask_logits(f_a, corr_ba))
     mask_b = torch.sigmoid(model.mask_logits(f_b, corr_ab))
 
     terms: dict[str, torch.Tensor] = {}
     reg, offset, legacy = config.tps_reg_train, config.offset_factor, config.legacy_segmask_broadcast
-    terms["match"] = 0.5 * (matching_loss(corr_ab, theta_ab, tps_ab, _seg(method, corr_ab, mask_b), offset, reg, legacy)
-                            + matching_loss(corr_ba, theta_ba, tps_ba, _seg(method, corr_ba, mask_a), offset, reg, legacy))
-    terms["cycle"] = 0.5 * (cycle_loss(theta_ab, theta_ba, size) + cycle_loss(theta_ba, theta_ab, size))
+    if second:
+        terms["match"] = 0.5 * (matching_loss(corr_ab, theta_ab, tps_ab, _seg(method, corr_ab, mask_b), offset, reg, legacy)
+                                + matching_loss(corr_ba, theta_ba, tps_ba, _seg(method, corr_ba, mask_a), offset, reg, legacy))
+        terms["cycle"] = 0.5 * (cycle_loss(theta_ab, theta_ba, size) + cycle_loss(theta_ba, theta_ab, size))
     if use_trans:
         rows = list(has_third)
         f_c = _take(encoded, 2 * batch, encoded.match.shape[0])
@@ -91,6 +106,15 @@ def joint_loss(method: MaCoSNetMethod, src: torch.Tensor, trg: torch.Tensor, thi
     if weights["coseg"] > 0:
         terms["coseg"] = coseg_loss(_perceptual_features(method), src, trg, mask_a, mask_b,
                                     config.coseg_margin, config.coseg_l2norm)
+    if config.cosal_weight > 0:
+        layer2 = encoded.skips[2].detach()
+        target_a = cosaliency_targets(layer2[:batch], layer2[batch:2 * batch], config.cosal_quantile)
+        target_b = cosaliency_targets(layer2[batch:2 * batch], layer2[:batch], config.cosal_quantile)
+        terms["cosal"] = 0.5 * (cosaliency_loss(mask_a, target_a) + cosaliency_loss(mask_b, target_b))
+        if config.mask_area < 1:
+            terms["area"] = 0.5 * (F.relu(mask_a.mean((1, 2, 3)) - config.mask_area) ** 2
+                                   + F.relu(mask_b.mean((1, 2, 3)) - config.mask_area) ** 2).mean()
+        weights["cosal"] = weights["area"] = config.cosal_weight
     if weights["task"] > 0:
         side = max(size // 4, 8)
         grid = grid_points(side, src.device).expand(batch, -1, -1)
@@ -100,11 +124,11 @@ def joint_loss(method: MaCoSNetMethod, src: torch.Tensor, trg: torch.Tensor, thi
         terms["task"] = 0.5 * (task_consistency_loss(small_a, mask_b, a_in_b)
                                + task_consistency_loss(small_b, mask_a, b_in_a))
     if synth:
-        theta_pred = model.regress_affine(correlation(f_a.match, _take(f_warped, 2 * batch, 3 * batch).match))
+        theta_pred = model.regress_affine(correlation(f_a.match, _take(f_warped, start_synth, start_synth + batch).match))
         terms["synth"] = synthetic_grid_loss(theta_pred, theta_true)
     total = sum(weights[name] * value for name, value in terms.items() if weights[name] > 0)
     if not torch.is_tensor(total):  # every weight zero: a zero that still has a graph
-        total = 0.0 * terms["match"]
+        total = 0.0 * mask_a.sum()
     logs = {name: float(value.detach()) for name, value in terms.items()}
     logs["fg_fraction"] = float(0.5 * (mask_a.mean() + mask_b.mean()).detach())
     return total, logs

@@ -48,4 +48,4 @@ class FakePairs(Dataset):
 
 #: Embedded architecture at 64² input (4x4 grid) with every loss on.
 TINY = {"config": "embedded", "image_size": 64, "regressor_kernels": [3, 1], "widths": [8, 8, 16, 16],
-        "lambdas": [1.0, 1e-3, 1e-3, 1.0, 1.0, 1.0]}
+        "lambdas": [1.0, 1e-3, 1e-3, 1.0, 1.0, 1.0], "warmup_steps": 0}

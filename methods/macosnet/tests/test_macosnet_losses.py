@@ -127,3 +127,18 @@ def test_tps_identity_and_interpolation():
     mapped = apply_tps(theta, control, reg=0.0)  # lambda 0 interpolates the control points
     torch.testing.assert_close(mapped, theta.view(1, 2, 9).transpose(1, 2), atol=1e-4, rtol=0)
     torch.testing.assert_close(apply_affine(identity_affine(2), points), points)
+
+
+def test_cosaliency_targets_pick_the_cells_common_to_both_images():
+    from corrbench_macosnet.losses import cosaliency_loss, cosaliency_targets
+
+    generator = torch.Generator().manual_seed(0)
+    feat_x = torch.randn(2, 256, 6, 6, generator=generator)
+    feat_y = torch.randn(2, 256, 6, 6, generator=generator)
+    feat_y[:, :, 3:5, 0:2] = feat_x[:, :, 1:3, 2:4]  # a 2x2 "object" seen in both, elsewhere in Y
+    target = cosaliency_targets(feat_x, feat_y, quantile=1 - 4 / 36)
+    expected = torch.zeros(2, 1, 6, 6)
+    expected[:, :, 1:3, 2:4] = 1.0
+    assert torch.equal(target, expected)
+    mask = torch.nn.functional.interpolate(expected, scale_factor=4.0)
+    assert float(cosaliency_loss(mask.clamp(0.01, 0.99), target)) < float(cosaliency_loss(torch.full_like(mask, 0.5), target))

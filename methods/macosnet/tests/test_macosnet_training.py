@@ -68,3 +68,19 @@ def test_shared_loop_trains_checkpoints_and_resumes(tmp_path):
     np.testing.assert_array_equal(reloaded.predict([pair])[0].trg_to_src.coords,
                                   full.predict([pair])[0].trg_to_src.coords)
     np.testing.assert_array_equal(reloaded.predict([pair])[0].src_mask, full.predict([pair])[0].src_mask)
+
+
+def test_embedded_curriculum_warms_up_then_trains_the_decoder_only():
+    method = MaCoSNetMethod(**{**TINY, "warmup_steps": 2, "freeze_encoder_after_warmup": True,
+                               "weak_train_matching": False, "cosal_weight": 1.0, "mask_area": 0.4})
+    method.module.train()
+    pairs = [blob_pair("a", seed=1), blob_pair("b", seed=2)]
+    _, logs = method.training_loss(pairs, 0)
+    assert {"synth", "cosal", "area"} <= set(logs) and not {"match", "coseg", "task"} & set(logs)
+    loss, logs = method.training_loss(pairs, 2)
+    assert {"coseg", "task", "cosal"} <= set(logs)
+    loss.backward()
+    module = method.module
+    assert module.decoder.deconv4.weight.grad.abs().sum() > 0
+    for parameter in (module.encoder.model[0].weight, module.regress_affine.linear.weight):
+        assert parameter.grad is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -170,7 +172,7 @@ def test_checkpoint_restores_the_trained_configuration(tmp_path):
     path = tmp_path / "last.pth"
     assert load_checkpoint(path)["options"]["image_size"] == 64
     reloaded = corrbench.load_method("rtn", weights=str(path), iterations=2)
-    assert reloaded.config.image_size == 64 and reloaded.weights_tag() == "last.pth"
+    assert reloaded.config.image_size == 64 and re.fullmatch(r"last\.pth@[0-9a-f]{8}", reloaded.weights_tag())
     pairs = _pairs(1)
     np.testing.assert_allclose(reloaded.predict(pairs)[0].src_to_trg.coords,
                                method.predict(pairs)[0].src_to_trg.coords, atol=1e-5)
@@ -195,7 +197,7 @@ def test_committed_embedded_checkpoint_loads_and_is_trained():
     from corrbench_rtn.method import default_checkpoint
 
     method = corrbench.load_method("rtn", weights=str(default_checkpoint()))
-    assert method.options["preset"] == "embedded" and method.weights_tag() == "rtn-synthetic.pth"
+    assert method.options["preset"] == "embedded" and re.fullmatch(r"rtn-synthetic\.pth@[0-9a-f]{8}", method.weights_tag())
     assert method.module.geo.conv10.weight.abs().sum() > 0  # moved away from the zero init
     field = method.predict(_pairs(1), ["trg_to_src"])[0].trg_to_src
     assert field.coords.shape == (32, 32, 2) and np.isfinite(field.coords).all()
