@@ -57,7 +57,7 @@ class NeMFConfig:
     opt_eta_min: float = 1e-6
     opt_weight_decay: float = 0.01
     grid_max_side: int | None = None
-    chunk_points: int = 32768
+    chunk_points: int = 4096
     # --- training ----------------------------------------------------------------------------
     candidates: int = 100
     train_points: int = 32

@@ -30,6 +30,13 @@ def _over_target(x: torch.Tensor, conv: nn.Module) -> torch.Tensor:
     return out.reshape(b, hs, ws, *out.shape[1:]).permute(0, 3, 1, 2, 4, 5)
 
 
+def _pool_pairs(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """2x2 stride-2 max pooling over dims ``dim``, ``dim + 1`` (even sizes) as the max of 4 strided views."""
+    def part(i: int, j: int) -> torch.Tensor:
+        return x[(slice(None),) * dim + (slice(i, None, 2), slice(j, None, 2))]
+    return torch.maximum(torch.maximum(part(0, 0), part(0, 1)), torch.maximum(part(1, 0), part(1, 1)))
+
+
 class _Resize2d(nn.Module):
     def __init__(self, size: int) -> None:
         super().__init__()
@@ -57,6 +64,9 @@ class Conv4d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.resample is None:
             return _over_source(x, self.query_conv) + _over_target(x, self.supp_conv)
+        if isinstance(self.resample, nn.MaxPool2d) and not any(d % 2 for d in x.shape[2:]):
+            # 2x2 max pooling of even sides straight on the 6-D layout (no permuted copy; max is exact).
+            return _over_source(_pool_pairs(x, 4), self.query_conv) + _over_target(_pool_pairs(x, 2), self.supp_conv)
         source_branch = _over_source(_over_target(x, self.resample), self.query_conv)
         target_branch = _over_target(_over_source(x, self.resample), self.supp_conv)
         return source_branch + target_branch

@@ -45,7 +45,7 @@ class ResnetBlockFC(nn.Module):
         nn.init.zeros_(self.fc_1.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.fc_1(F.relu(self.fc_0(F.relu(x))))
+        return x + self.fc_1(F.relu(self.fc_0(F.relu(x)), inplace=True))
 
 
 class LocalDecoder(nn.Module):
@@ -61,8 +61,8 @@ class LocalDecoder(nn.Module):
     def forward(self, points: torch.Tensor, cost: torch.Tensor) -> torch.Tensor:
         h = self.fc_p(points)
         for fc_c, block in zip(self.fc_c, self.blocks):
-            h = block(h + fc_c(cost))
-        return self.fc_out(F.relu(h)).squeeze(-1)
+            h = block(h.add_(fc_c(cost)))  # in place: no autograd node keeps h itself
+        return self.fc_out(F.relu(h, inplace=True)).squeeze(-1)
 
 
 @dataclass
