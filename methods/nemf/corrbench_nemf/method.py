@@ -69,6 +69,7 @@ class NeMFMethod(TrainableMethod):
         stored: dict[str, Any] = {}
         if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
             stored = dict(payload.get("options", {}))
+            stored.pop("chunk_points", None)  # a speed knob (same numbers): the current default applies
         elif payload is not None and official_state(payload) is not None:
             args_file = Path(official_args) if official_args else Path(str(weights)).with_name("args.pkl")
             if args_file.is_file():
