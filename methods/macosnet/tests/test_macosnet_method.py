@@ -124,3 +124,14 @@ def test_mask_prior_correction_shifts_logits_to_the_pseudo_label_rate():
         shifted = torch.sigmoid(torch.logit(torch.from_numpy(before[inside]).double()) + config.mask_logit_offset)
         assert float((torch.from_numpy(after[inside]).double() - shifted).max()) < 0.05
         assert (after >= before - 1e-6).all()
+
+
+def test_committed_embedded_checkpoint_loads_and_predicts():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / "macosnet-synthetic.pth"
+    method = MaCoSNetMethod(weights=str(path))
+    assert method.options["config"] == "embedded" and method.config.mask_prior_correction
+    assert method.weights_kind == "corrbench"
+    prediction = method.predict([blob_pair(src_hw=(50, 64), trg_hw=(58, 46))])[0]
+    assert prediction.src_mask.shape == (50, 64) and prediction.trg_to_src.coords.shape == (58, 46, 2)
