@@ -25,7 +25,7 @@ class MaCoSNetMethod(TrainableMethod):
     """Joint matching + co-segmentation (TPAMI'20).  ``config=paper`` (default), ``joint`` or ``embedded``."""
 
     name = "macosnet"
-    version = "2"
+    version = "3"
     supports_batching = True
     batch_size = 8
 
@@ -92,8 +92,9 @@ class MaCoSNetMethod(TrainableMethod):
             f_src, f_trg = _split(encoded, count)
             theta_st, corr_st = self.module.affine(f_src, f_trg)  # trg frame -> src frame
             theta_ts, corr_ts = self.module.affine(f_trg, f_src)
-            masks_src = torch.sigmoid(self.module.mask_logits(f_src, corr_ts))
-            masks_trg = torch.sigmoid(self.module.mask_logits(f_trg, corr_st))
+            offset = self.config.mask_logit_offset  # prior correction of the co-saliency term (0 for the paper)
+            masks_src = torch.sigmoid(self.module.mask_logits(f_src, corr_ts) + offset)
+            masks_trg = torch.sigmoid(self.module.mask_logits(f_trg, corr_st) + offset)
             tps_st = tps_ts = None
             if self.config.use_tps:
                 if "trg_to_src" in directions:
