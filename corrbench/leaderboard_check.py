@@ -174,11 +174,32 @@ def update(directory: str | Path = "leaderboards", *, methods: list[str] | None 
         if methods and run.method not in methods:
             continue
         result = run_listed(run, Path(repo_root))
-        frame = merge_rows(read_rows(directory, run.dataset), rows_from_result(result))
+        fresh = rows_from_result(result)
+        frame = merge_rows(drop_superseded(read_rows(directory, run.dataset), fresh), fresh)
         write_leaderboard(directory, run.dataset, frame, list(result.categories))
         write_index(directory)
         done.append(f"{run.method} on {run.dataset}/{run.split}: pck@0.1 = {result.summary.get('pck@0.1', float('nan')):.4f}")
     return done
+
+
+def drop_superseded(existing: pd.DataFrame, fresh_rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Without the rows of an earlier version of the same listed checkpoint file.
+
+    A weights tag is ``<file>@<content hash>``: retraining a committed checkpoint changes the hash,
+    and the old file no longer exists, so its rows could never be reproduced again.
+    """
+    if existing.empty or not fresh_rows:
+        return existing
+    keep = pd.Series(True, index=existing.index)
+    for run in {(r["method"], r["weights"], r["dataset"], r["split"], r["protocol"]) for r in fresh_rows}:
+        method, weights, dataset, split, protocol = run
+        if "@" not in str(weights):
+            continue
+        stem = str(weights).split("@", 1)[0] + "@"
+        same_file = existing["weights"].astype(str).str.startswith(stem) & (existing["weights"] != weights)
+        keep &= ~(same_file & (existing["method"] == method) & (existing["dataset"] == dataset)
+                  & (existing["split"] == split) & (existing["protocol"] == protocol))
+    return existing[keep.to_numpy()]
 
 
 def render_all(directory: str | Path = "leaderboards") -> list[str]:

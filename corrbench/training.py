@@ -100,10 +100,28 @@ class TrainableMethod(Method):
 
 def checkpoint_options(path: str | Path) -> dict[str, Any]:
     """Options stored in a corrbench checkpoint (to rebuild the model it was trained with)."""
-    payload = load_checkpoint(path)
+    return payload_options(load_checkpoint(path))
+
+
+def payload_options(payload: Any) -> dict[str, Any]:
+    """Options stored in an already loaded checkpoint; ``{}`` for anything but a corrbench checkpoint."""
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         return {}
     return dict(payload.get("options", {}))
+
+
+def preset_and_options(requested: str, stored: dict[str, Any], default: str = "paper",
+                       ) -> tuple[str, dict[str, Any]]:
+    """The preset a model is rebuilt with, and the stored options without it.
+
+    A checkpoint remembers the preset it was trained with (``stored["config"]``); it wins unless the
+    user asked for another preset than the default, so ``--weights run/last.pth`` alone rebuilds the
+    trained architecture.
+    """
+    rest = dict(stored)
+    stored_preset = rest.pop("config", None)
+    preset = stored_preset if stored_preset and requested == default else requested
+    return preset, rest
 
 
 def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:

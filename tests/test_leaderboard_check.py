@@ -68,3 +68,15 @@ def test_value_changed_since_base_revision_without_version_bump(board, tmp_path)
     lb.render_all(board)
     report = lb.check(board, rerun=False, base="HEAD", repo_root=repo)
     assert any("same method and dataset versions" in p for p in report.problems)
+
+
+def test_update_replaces_the_rows_of_a_retrained_checkpoint(tmp_path):
+    def rows(tag: str, value: float) -> list[dict]:
+        return [{"method": "m", "method_version": "1", "weights": tag, "dataset": "d", "dataset_version": "1",
+                 "split": "test", "protocol": "p", "metric": "pck", "alpha": 0.1, "category": "mean",
+                 "value": value, "n_pairs": 1, "n_kps": 1, "provenance": ""}]
+
+    existing = pd.DataFrame(rows("m.pth@aaaa", 0.1) + rows("other.pth@aaaa", 0.2) + rows("none", 0.3))
+    kept = lb.drop_superseded(existing, rows("m.pth@bbbb", 0.4))
+    assert sorted(kept["weights"]) == ["none", "other.pth@aaaa"]
+    assert len(lb.drop_superseded(existing, rows("m.pth@aaaa", 0.4))) == 3  # same checkpoint: merge_rows replaces

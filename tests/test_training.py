@@ -9,7 +9,8 @@ import torch
 from corrbench.api import DIRECTIONS, Prediction
 from corrbench.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError
-from corrbench.training import TrainableMethod, TrainConfig, train
+from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
+                                preset_and_options, train)
 from tests.helpers import ListDataset, make_pair
 
 
@@ -75,3 +76,13 @@ def test_checkpoint_of_other_architecture_is_refused(tmp_path):
     train(method, _data(), TrainConfig(epochs=1), tmp_path)
     with pytest.raises(CheckpointError, match="architecture options"):
         ShiftMethod(width=3).load_corrbench_checkpoint(load_checkpoint(tmp_path / "last.pth"))
+
+
+def test_checkpoint_preset_wins_unless_another_is_asked_for():
+    payload = {"format": CHECKPOINT_FORMAT, "options": {"config": "embedded", "width": 8}}
+    stored = payload_options(payload)
+    assert preset_and_options("paper", stored) == ("embedded", {"width": 8})
+    assert preset_and_options("joint", stored) == ("joint", {"width": 8})
+    assert preset_and_options("paper", {}) == ("paper", {})
+    assert payload_options({"state_dict": {}}) == {}
+    assert stored == {"config": "embedded", "width": 8}  # the caller's dict is not modified

@@ -6,6 +6,7 @@ checked on load; the others change only how inference or training runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -48,6 +49,17 @@ class MaCoSNetConfig:
     * ``cosal_weight`` / ``cosal_quantile``: the embedded co-saliency term: the mask is pulled
       towards the cells whose best match in the *other* image beats their best match elsewhere in
       their own image (top ``1 - quantile`` of cells, from detached encoder features); 0 disables it.
+    * ``cosal_balanced``: class-balanced co-saliency BCE (positives and negatives of each image
+      weigh half each), so that mask probabilities cross 0.5 where a cell is labelled foreground
+      more often than the base rate (see ``losses.class_balance_weights``).
+    * ``mask_prior_correction``: at inference, shift the mask logits by ``log((1 - r) / r)`` with
+      ``r = 1 - cosal_quantile`` the pseudo-labels' positive rate (:attr:`mask_logit_offset`).  A
+      decoder trained with the plain co-saliency BCE estimates ``q`` = the probability that a cell
+      is labelled co-salient, which stays below 0.5 even on the object (the labels are noisy and
+      cover a fixed ``r`` of each image); the shift makes ``p > 0.5`` iff ``q > r`` (the Bayes
+      decision for balanced classes, the optimum of ``cosal_balanced`` without its slower
+      training).  Training losses always use the uncorrected mask.  Do not combine with
+      ``cosal_balanced`` (that would correct twice).
     * ``mask_area``: ``max(0, mean mask - mask_area)^2`` penalty (weight ``cosal_weight``) against the
       all-foreground solution of the consistency losses; 1 disables it.
     """
@@ -74,6 +86,8 @@ class MaCoSNetConfig:
     weak_train_matching: bool = True
     cosal_weight: float = 0.0
     cosal_quantile: float = 0.75
+    cosal_balanced: bool = False
+    mask_prior_correction: bool = False
     mask_area: float = 1.0
 
     def __post_init__(self) -> None:
@@ -87,6 +101,9 @@ class MaCoSNetConfig:
             raise UsageError(f"macosnet coseg_features must be 'resnet50' or 'encoder', got '{self.coseg_features}'")
         if len(self.lambdas) != len(LOSS_NAMES):
             raise UsageError(f"macosnet lambdas needs {len(LOSS_NAMES)} values ({', '.join(LOSS_NAMES)})")
+        if self.mask_prior_correction and self.cosal_balanced:
+            raise UsageError("macosnet mask_prior_correction and cosal_balanced both correct for the pseudo-label "
+                             "rate; use one of them")
         grid = self.grid_size
         after = grid - self.regressor_kernels[0] + 1 - self.regressor_kernels[1] + 1
         if after < 1:
@@ -96,6 +113,14 @@ class MaCoSNetConfig:
     def grid_size(self) -> int:
         """Side of the correlation grid (layer3, stride 16)."""
         return self.image_size // 16
+
+    @property
+    def mask_logit_offset(self) -> float:
+        """Logit shift applied to predicted masks (``mask_prior_correction``), else 0."""
+        rate = 1.0 - self.cosal_quantile
+        if not self.mask_prior_correction or self.cosal_weight <= 0 or not 0 < rate < 1:
+            return 0.0
+        return math.log((1.0 - rate) / rate)
 
     @property
     def loss_weights(self) -> dict[str, float]:
@@ -119,7 +144,7 @@ PRESETS: dict[str, MaCoSNetConfig] = {
         regressor_channels=(64, 32), fg_guidance="mask", coseg_features="encoder", coseg_l2norm=True,
         coseg_margin=1.0, lambdas=(0.1, 1e-3, 1e-3, 3.0, 0.3, 10.0), synth_affine_std=0.15, freeze_bn=False,
         warmup_steps=450, freeze_encoder_after_warmup=True, weak_train_matching=False, cosal_weight=1.0,
-        cosal_quantile=0.85, mask_area=0.4,
+        cosal_quantile=0.85, mask_prior_correction=True, mask_area=0.4,
     ),
 }
 

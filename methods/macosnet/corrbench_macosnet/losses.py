@@ -172,7 +172,30 @@ def cosaliency_targets(feat_x: torch.Tensor, feat_y: torch.Tensor, quantile: flo
         return (margin >= threshold).to(feat_x.dtype).view(batch, 1, height, width)
 
 
-def cosaliency_loss(mask: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean BCE of the mask (pooled to the targets' grid) against the pseudo-labels."""
+def class_balance_weights(target: torch.Tensor) -> torch.Tensor:
+    """Per-cell weights giving each image's positives and negatives half of its total weight.
+
+    With a fraction ``r`` of positive cells, positives weigh ``1 / (2r)`` and negatives
+    ``1 / (2(1 - r))`` (mean weight 1).  A classifier minimising the balanced BCE outputs
+    ``p = q / (q + r/(1-r) (1 - q))`` where ``q`` is the probability that a cell is labelled
+    positive: ``p > 0.5`` iff ``q > r``, i.e. the 0.5 decision threshold sits at the base rate
+    instead of at ``q = 0.5``.  An image with only one class keeps weight 1 everywhere."""
+    dims = tuple(range(1, target.dim()))
+    rate = target.mean(dim=dims, keepdim=True)
+    single = (rate <= 0) | (rate >= 1)
+    positive = 0.5 / rate.clamp_min(1e-6)
+    negative = 0.5 / (1 - rate).clamp_min(1e-6)
+    weights = target * positive + (1 - target) * negative
+    return torch.where(single, torch.ones_like(weights), weights)
+
+
+def cosaliency_loss(mask: torch.Tensor, target: torch.Tensor, balanced: bool = False) -> torch.Tensor:
+    """Mean BCE of the mask (pooled to the targets' grid) against the pseudo-labels.
+
+    ``balanced``: class-balanced BCE (:func:`class_balance_weights`).  The pseudo-labels mark a
+    fixed ``1 - quantile`` of each image and are noisy (the same object cell is positive against
+    one partner image and not another), so the unbalanced BCE's optimum on object cells stays
+    below 0.5 and thresholded masks come out far smaller than the object."""
     pooled = F.adaptive_avg_pool2d(mask, target.shape[-2:])
-    return soft_bce(pooled, target, torch.ones_like(target))
+    weights = class_balance_weights(target) if balanced else torch.ones_like(target)
+    return soft_bce(pooled, target, weights)

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from corrbench.api import DIRECTIONS, CorrespondenceField, Dataset, Direction, Pair, Prediction
 from corrbench.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError
-from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig
+from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
+                                preset_and_options)
 from corrbench_macosnet.checkpoint import load_official, official_state
 from corrbench_macosnet.config import ARCHITECTURE_OPTIONS, MaCoSNetConfig, build_config
 from corrbench_macosnet.geometry import compose_points
@@ -25,7 +26,7 @@ class MaCoSNetMethod(TrainableMethod):
     """Joint matching + co-segmentation (TPAMI'20).  ``config=paper`` (default), ``joint`` or ``embedded``."""
 
     name = "macosnet"
-    version = "2"
+    version = "3"
     supports_batching = True
     batch_size = 8
 
@@ -33,11 +34,7 @@ class MaCoSNetMethod(TrainableMethod):
                  config: str = "paper", seed: int = 0, **options: Any) -> None:
         super().__init__(weights=weights, device=device)
         payload = load_checkpoint(weights) if weights else None
-        stored: dict[str, Any] = {}
-        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
-            stored = dict(payload.get("options", {}))
-        stored_preset = stored.pop("config", None)
-        preset = stored_preset if stored_preset and config == "paper" else config
+        preset, stored = preset_and_options(config, payload_options(payload))
         self.config: MaCoSNetConfig = build_config(preset, **{**stored, **options})
         self.options = {"config": preset, **self.config.to_options()}
         self.pretrained = bool(pretrained)
@@ -92,8 +89,9 @@ class MaCoSNetMethod(TrainableMethod):
             f_src, f_trg = _split(encoded, count)
             theta_st, corr_st = self.module.affine(f_src, f_trg)  # trg frame -> src frame
             theta_ts, corr_ts = self.module.affine(f_trg, f_src)
-            masks_src = torch.sigmoid(self.module.mask_logits(f_src, corr_ts))
-            masks_trg = torch.sigmoid(self.module.mask_logits(f_trg, corr_st))
+            offset = self.config.mask_logit_offset  # prior correction of the co-saliency term (0 for the paper)
+            masks_src = torch.sigmoid(self.module.mask_logits(f_src, corr_ts) + offset)
+            masks_trg = torch.sigmoid(self.module.mask_logits(f_trg, corr_st) + offset)
             tps_st = tps_ts = None
             if self.config.use_tps:
                 if "trg_to_src" in directions:

@@ -110,7 +110,8 @@ def joint_loss(method: MaCoSNetMethod, src: torch.Tensor, trg: torch.Tensor, thi
         layer2 = encoded.skips[2].detach()
         target_a = cosaliency_targets(layer2[:batch], layer2[batch:2 * batch], config.cosal_quantile)
         target_b = cosaliency_targets(layer2[batch:2 * batch], layer2[:batch], config.cosal_quantile)
-        terms["cosal"] = 0.5 * (cosaliency_loss(mask_a, target_a) + cosaliency_loss(mask_b, target_b))
+        balanced = config.cosal_balanced
+        terms["cosal"] = 0.5 * (cosaliency_loss(mask_a, target_a, balanced) + cosaliency_loss(mask_b, target_b, balanced))
         if config.mask_area < 1:
             terms["area"] = 0.5 * (F.relu(mask_a.mean((1, 2, 3)) - config.mask_area) ** 2
                                    + F.relu(mask_b.mean((1, 2, 3)) - config.mask_area) ** 2).mean()

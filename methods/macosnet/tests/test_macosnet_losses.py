@@ -142,3 +142,37 @@ def test_cosaliency_targets_pick_the_cells_common_to_both_images():
     assert torch.equal(target, expected)
     mask = torch.nn.functional.interpolate(expected, scale_factor=4.0)
     assert float(cosaliency_loss(mask.clamp(0.01, 0.99), target)) < float(cosaliency_loss(torch.full_like(mask, 0.5), target))
+
+
+def test_class_balance_weights_give_each_class_half_the_weight():
+    from corrbench_macosnet.losses import class_balance_weights
+
+    target = torch.zeros(3, 1, 4, 5)
+    target[0, :, :1, :3] = 1.0  # 3 of 20 cells positive
+    target[1] = 1.0  # a single class keeps weight 1
+    weights = class_balance_weights(target)
+    torch.testing.assert_close(weights.mean(dim=(1, 2, 3)), torch.ones(3))
+    positive = (weights * target)[0].sum()
+    torch.testing.assert_close(positive, (weights * (1 - target))[0].sum())
+    torch.testing.assert_close(weights[1], torch.ones(1, 4, 5))
+    torch.testing.assert_close(weights[2], torch.ones(1, 4, 5))
+
+
+def test_balanced_cosaliency_loss_is_minimal_in_its_ideal_case_and_moves_the_decision_to_the_base_rate():
+    """The balanced BCE is minimal for the pseudo-labels themselves; for an uninformative (constant)
+    mask its optimum is 0.5, while the plain BCE's is the positive rate r (0.15 here): that is why
+    plainly trained masks thresholded at 0.5 come out too small."""
+    from corrbench_macosnet.losses import cosaliency_loss
+
+    target = torch.zeros(2, 1, 10, 10)
+    target[:, :, 2:5, 3:8] = 1.0  # r = 0.15
+    ideal = target.clamp(1e-4, 1 - 1e-4)
+    for balanced in (False, True):
+        best = float(cosaliency_loss(ideal, target, balanced))
+        for other in (0.5 * ideal + 0.25, ideal.flip(-1), torch.full_like(target, 0.3)):
+            assert best < float(cosaliency_loss(other, target, balanced))
+    levels = torch.linspace(0.01, 0.99, 99)
+    plain = torch.stack([cosaliency_loss(torch.full_like(target, float(c)), target) for c in levels])
+    balanced = torch.stack([cosaliency_loss(torch.full_like(target, float(c)), target, True) for c in levels])
+    assert abs(float(levels[plain.argmin()]) - 0.15) < 0.011
+    assert abs(float(levels[balanced.argmin()]) - 0.5) < 0.011

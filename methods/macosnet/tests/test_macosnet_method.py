@@ -97,3 +97,41 @@ def test_official_checkpoint_keys_and_shapes_load(tmp_path):
     torch.save(official, tmp_path / "broken.pth.tar")
     with pytest.raises(CheckpointError, match="missing"):
         MaCoSNetMethod(weights=str(tmp_path / "broken.pth.tar"))
+
+
+def test_mask_prior_correction_shifts_logits_to_the_pseudo_label_rate():
+    """Prior correction: p > 0.5 iff q > r (r = 1 - cosal_quantile), applied at inference only."""
+    from corrbench_macosnet.config import build_config
+
+    config = build_config("embedded")
+    assert config.mask_prior_correction and not config.cosal_balanced
+    rate = 1 - config.cosal_quantile
+    q = torch.tensor([rate - 0.01, rate + 0.01])
+    corrected = torch.sigmoid(torch.logit(q) + config.mask_logit_offset)
+    assert float(corrected[0]) < 0.5 < float(corrected[1])
+    assert build_config("paper").mask_logit_offset == 0.0
+    assert build_config("embedded", mask_prior_correction=False).mask_logit_offset == 0.0
+    with pytest.raises(UsageError, match="use one of them"):
+        build_config("embedded", cosal_balanced=True)
+
+    pair = blob_pair(src_hw=(50, 64), trg_hw=(58, 46))
+    raw = MaCoSNetMethod(**TINY, mask_prior_correction=False).predict([pair])[0]
+    fixed = MaCoSNetMethod(**TINY).predict([pair])[0]
+    np.testing.assert_array_equal(raw.trg_to_src.coords, fixed.trg_to_src.coords)
+    for before, after in ((raw.src_mask, fixed.src_mask), (raw.trg_mask, fixed.trg_mask)):
+        # the masks are resized after the sigmoid, so compare them in probability space
+        inside = (before > 0.02) & (before < 0.98)
+        shifted = torch.sigmoid(torch.logit(torch.from_numpy(before[inside]).double()) + config.mask_logit_offset)
+        assert float((torch.from_numpy(after[inside]).double() - shifted).max()) < 0.05
+        assert (after >= before - 1e-6).all()
+
+
+def test_committed_embedded_checkpoint_loads_and_predicts():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "checkpoints" / "macosnet-synthetic.pth"
+    method = MaCoSNetMethod(weights=str(path))
+    assert method.options["config"] == "embedded" and method.config.mask_prior_correction
+    assert method.weights_kind == "corrbench"
+    prediction = method.predict([blob_pair(src_hw=(50, 64), trg_hw=(58, 46))])[0]
+    assert prediction.src_mask.shape == (50, 64) and prediction.trg_to_src.coords.shape == (58, 46, 2)

@@ -84,3 +84,13 @@ def test_embedded_curriculum_warms_up_then_trains_the_decoder_only():
     assert module.decoder.deconv4.weight.grad.abs().sum() > 0
     for parameter in (module.encoder.model[0].weight, module.regress_affine.linear.weight):
         assert parameter.grad is None
+
+
+def test_balanced_cosaliency_option_trains_the_decoder():
+    method = MaCoSNetMethod(**{**TINY, "cosal_weight": 1.0, "cosal_balanced": True, "mask_prior_correction": False,
+                               "lambdas": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]})
+    method.module.train()
+    loss, logs = method.training_loss([blob_pair("a", seed=1), blob_pair("b", seed=2)], 0)
+    assert {"cosal", "area"} <= set(logs) and float(loss.detach()) > 0
+    loss.backward()
+    assert method.module.decoder.deconv4.weight.grad.abs().sum() > 0

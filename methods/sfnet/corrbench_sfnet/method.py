@@ -13,7 +13,8 @@ from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Pair, Pred
 from corrbench.cache import FeatureCache, image_key
 from corrbench.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
-from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig
+from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
+                                preset_and_options)
 from corrbench_sfnet.checkpoint import is_official, load_official
 from corrbench_sfnet.config import ARCHITECTURE_OPTIONS, SFNetConfig, build_config
 from corrbench_sfnet.losses import sfnet_loss
@@ -35,11 +36,7 @@ class SFNetMethod(TrainableMethod):
                  seed: int = 0, **options: Any) -> None:
         super().__init__(weights=weights, device=device)
         payload = load_checkpoint(weights) if weights else None
-        stored: dict[str, Any] = {}
-        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
-            stored = dict(payload.get("options", {}))
-        stored_preset = stored.pop("config", None)
-        preset = stored_preset if stored_preset and config == "paper" else config
+        preset, stored = preset_and_options(config, payload_options(payload))
         self.config: SFNetConfig = build_config(preset, **{**stored, **options})
         self.options = {"config": preset, **self.config.to_options()}
         self.pretrained = bool(pretrained)
