@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Pair, Prediction
 from corrbench.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
-from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig
+from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options, preset_and_options
 from corrbench_nemf.checkpoint import load_official, official_state, read_official_args
 from corrbench_nemf.config import ARCHITECTURE_OPTIONS, NeMFConfig, build_config
 from corrbench_nemf.losses import batch_correspondences, coarse_flow_loss, matching_loss
@@ -66,19 +66,17 @@ class NeMFMethod(TrainableMethod):
                  config: str = "paper", seed: int = 0, official_args: str | None = None, **options: Any) -> None:
         super().__init__(weights=weights, device=device)
         payload = load_checkpoint(weights) if weights else None
-        stored: dict[str, Any] = {}
-        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
-            stored = dict(payload.get("options", {}))
-            stored.pop("chunk_points", None)  # a speed knob (same numbers): the current default applies
-        elif payload is not None and official_state(payload) is not None:
+        stored = payload_options(payload)
+        stored.pop("chunk_points", None)  # a speed knob (same numbers): the current default applies
+        if not stored and payload is not None and official_state(payload) is not None:
             args_file = Path(official_args) if official_args else Path(str(weights)).with_name("args.pkl")
             if args_file.is_file():
                 stored = read_official_args(args_file)
             elif official_args:
                 raise CheckpointError(f"official args file not found: {args_file}")
-        preset = stored.pop("config", None) if config == "paper" else config
-        self.config: NeMFConfig = build_config(preset or config, **{**stored, **options})
-        self.options = {"config": preset or config, **self.config.to_options()}
+        preset, stored = preset_and_options(config, stored)
+        self.config: NeMFConfig = build_config(preset, **{**stored, **options})
+        self.options = {"config": preset, **self.config.to_options()}
         self.seed = int(seed)
         self.pretrained = bool(pretrained)
         with torch.random.fork_rng(devices=[]):

@@ -101,3 +101,12 @@ def test_corrbench_checkpoint_round_trip(tmp_path):
     assert again.config == method.config and again.weights_kind == "corrbench"
     for key, value in method.module.state_dict().items():
         assert torch.equal(value, again.module.state_dict()[key])
+
+
+def test_corrbench_checkpoint_with_an_explicit_preset(tmp_path):
+    from corrbench.checkpoints import save_checkpoint
+
+    method = NeMFMethod(seed=4, **TINY)
+    save_checkpoint(method.checkpoint_payload(), tmp_path / "c.pth")
+    again = NeMFMethod(weights=str(tmp_path / "c.pth"), config="embedded", opt_steps=2)
+    assert again.config.feature_size == TINY["feature_size"] and again.config.opt_steps == 2
