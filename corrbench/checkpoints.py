@@ -40,3 +40,27 @@ def save_checkpoint(obj: Any, path: str | Path) -> None:
     buffer = io.BytesIO()
     torch.save(obj, buffer)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_mapped_state(module: Any, mapped: dict[str, Any], source: str, *, own_prefixes: tuple[str, ...] = (),
+                      what: str = "this model", hint: str = "") -> None:
+    """Load an official state dict already renamed to our keys, strictly by name and shape.
+
+    Official checkpoints are mapped key by key, so a silent partial load would hide a wrong mapping
+    or configuration: every key of ours (those under ``own_prefixes``, or all) must be present with
+    its shape, and nothing mapped may be left over. Only BatchNorm's ``num_batches_tracked``
+    counters may be missing (older files lack them).
+    """
+    own = {key: value for key, value in module.state_dict().items()
+           if not own_prefixes or key.startswith(own_prefixes)}
+    missing = sorted(key for key in own if key not in mapped and not key.endswith("num_batches_tracked"))
+    unexpected = sorted(key for key in mapped if key not in own)
+    advice = f"; {hint}" if hint else ""
+    if missing or unexpected:
+        raise CheckpointError(f"{source} does not fit {what}: {len(missing)} missing key(s) (e.g. {missing[:2]}), "
+                              f"{len(unexpected)} unexpected (e.g. {unexpected[:2]}){advice}")
+    for key, value in mapped.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise CheckpointError(f"{source}: '{key}' has shape {tuple(value.shape)}, the model expects "
+                                  f"{tuple(own[key].shape)}{advice}")
+    module.load_state_dict(mapped, strict=False)

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from corrbench.errors import CheckpointError
+from corrbench.checkpoints import load_mapped_state
 
 #: official prefix -> our prefix
 PREFIXES = {
@@ -59,15 +59,7 @@ def load_official(module: torch.nn.Module, state: dict[str, torch.Tensor], sourc
     mapped = map_official_state(state)
     own = module.state_dict()
     absent_modules = [] if any(k.startswith("decoder.") for k in mapped) else ["decoder"]
-    needed = {k for k in own if not k.startswith(tuple(p + "." for p in absent_modules))}
-    missing = sorted(k for k in needed - set(mapped) if not k.endswith("num_batches_tracked"))
-    unexpected = sorted(set(mapped) - set(own))
-    if missing or unexpected:
-        raise CheckpointError(f"{source} does not fit MaCoSNet: {len(missing)} missing key(s) (e.g. {missing[:2]}), "
-                              f"{len(unexpected)} unexpected (e.g. {unexpected[:2]}); official files fit config=paper")
-    for key, value in mapped.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise CheckpointError(f"{source}: '{key}' has shape {tuple(value.shape)}, the model expects "
-                                  f"{tuple(own[key].shape)} (official files fit config=paper)")
-    module.load_state_dict(mapped, strict=False)
+    loaded = tuple(sorted({key.split(".", 1)[0] + "." for key in own} - {p + "." for p in absent_modules}))
+    load_mapped_state(module, mapped, source, own_prefixes=loaded, what="MaCoSNet",
+                      hint="official files fit config=paper")
     return absent_modules

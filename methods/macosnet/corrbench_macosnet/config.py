@@ -7,10 +7,11 @@ checked on load; the others change only how inference or training runs.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
+from corrbench.method_config import config_from_preset
 
 #: The loss terms of the paper, in the order of ``train.py::process_epoch`` (+ the embedded warm-up).
 LOSS_NAMES = ("match", "cycle", "trans", "coseg", "task", "synth")
@@ -151,12 +152,4 @@ PRESETS: dict[str, MaCoSNetConfig] = {
 
 def build_config(preset: str = "paper", **options: Any) -> MaCoSNetConfig:
     """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
-    if preset not in PRESETS:
-        raise UsageError(f"unknown macosnet config '{preset}'; choose one of: {', '.join(PRESETS)}")
-    known = {f.name for f in fields(MaCoSNetConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UsageError(f"method 'macosnet' has no option(s): {', '.join(unknown)}; known: config, "
-                         f"pretrained, seed, {', '.join(sorted(known))}")
-    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    return replace(PRESETS[preset], **clean)
+    return config_from_preset("macosnet", PRESETS, preset, options, ("pretrained", "seed"))

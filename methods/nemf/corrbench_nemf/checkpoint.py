@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from corrbench.checkpoints import load_mapped_state
 from corrbench.errors import CheckpointError
 
 RENAMES = (
@@ -66,18 +67,8 @@ def load_official(module: torch.nn.Module, payload: Any, source: str) -> None:
         new = map_official_key(key.removeprefix("module."))
         if new is not None:
             mapped[new] = value
-    own = module.state_dict()
-    missing = sorted(k for k in own if k not in mapped and not k.endswith("num_batches_tracked"))
-    unexpected = sorted(k for k in mapped if k not in own)
-    if missing or unexpected:
-        raise CheckpointError(f"{source} does not fit this NeMF configuration: {len(missing)} missing key(s) "
-                              f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "
-                              "the official files fit config=paper with their args.pkl")
-    for key, value in mapped.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise CheckpointError(f"{source}: '{key}' has shape {tuple(value.shape)}, the model expects "
-                                  f"{tuple(own[key].shape)} (check hyperpixel / feature_proj_dim in args.pkl)")
-    module.load_state_dict(mapped, strict=False)
+    load_mapped_state(module, mapped, source, what="this NeMF configuration",
+                      hint="the official files fit config=paper with their args.pkl (hyperpixel, feature_proj_dim)")
 
 
 class _NamespaceOnly(pickle.Unpickler):

@@ -7,10 +7,11 @@ checked on load); the others only change how inference or training runs.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
+from corrbench.method_config import config_from_preset
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,4 @@ PRESETS: dict[str, NeMFConfig] = {
 
 def build_config(preset: str = "paper", **options: Any) -> NeMFConfig:
     """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
-    if preset not in PRESETS:
-        raise UsageError(f"unknown nemf config '{preset}'; choose one of: {', '.join(PRESETS)}")
-    known = {f.name for f in fields(NeMFConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UsageError(f"method 'nemf' has no option(s): {', '.join(unknown)}; known: config, pretrained, "
-                         f"seed, official_args, {', '.join(sorted(known))}")
-    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    return replace(PRESETS[preset], **clean)
+    return config_from_preset("nemf", PRESETS, preset, options, ("pretrained", "seed", "official_args"))

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from corrbench.checkpoints import load_mapped_state
 from corrbench.errors import CheckpointError
 
 OFFICIAL_PREFIXES = {"state_dict1": "adap3.", "state_dict2": "adap4."}
@@ -36,15 +37,6 @@ def map_official_state(payload: dict[str, Any]) -> dict[str, torch.Tensor]:
 def load_official(module: torch.nn.Module, payload: dict[str, Any], source: str) -> None:
     """Load the adaptation layers strictly (shapes and names), tolerating missing BN counters."""
     mapped = map_official_state(payload)
-    own = {key: value for key, value in module.state_dict().items() if key.startswith(("adap3.", "adap4."))}
-    unexpected = sorted(set(mapped) - set(own))
-    missing = sorted(key for key in set(own) - set(mapped) if not key.endswith("num_batches_tracked"))
-    if unexpected or missing:
-        raise CheckpointError(f"{source} does not fit SFNet's adaptation layers: missing {missing[:2]}, "
-                              f"unexpected {unexpected[:2]} (the official file fits backbone=resnet101, "
-                              "levels=[3, 4], kernels=[5, 3])")
-    for key, value in mapped.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise CheckpointError(f"{source}: '{key}' has shape {tuple(value.shape)}, the model expects "
-                                  f"{tuple(own[key].shape)} (the official file fits the paper configuration)")
-    module.load_state_dict(mapped, strict=False)
+    load_mapped_state(module, mapped, source, own_prefixes=("adap3.", "adap4."), what="SFNet's adaptation layers",
+                      hint="the official file fits the paper configuration (backbone=resnet101, levels=[3, 4], "
+                           "kernels=[5, 3])")

@@ -6,10 +6,11 @@ checkpoints; the rest only change how inference or training runs.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
+from corrbench.method_config import config_from_preset
 
 #: Torchvision ResNet-101, as in the official code; any other name must be spelled ``timm:<name>``.
 PAPER_BACKBONE = "resnet101"
@@ -67,12 +68,4 @@ PRESETS: dict[str, SFNetConfig] = {
 
 def build_config(preset: str = "paper", **options: Any) -> SFNetConfig:
     """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
-    if preset not in PRESETS:
-        raise UsageError(f"unknown sfnet config '{preset}'; choose one of: {', '.join(PRESETS)}")
-    known = {f.name for f in fields(SFNetConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise UsageError(f"method 'sfnet' has no option(s): {', '.join(unknown)}; known: config, "
-                         f"pretrained, backbone_weights, cache_mb, {', '.join(sorted(known))}")
-    clean = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    return replace(PRESETS[preset], **clean)
+    return config_from_preset("sfnet", PRESETS, preset, options, ("pretrained", "backbone_weights", "cache_mb"))
