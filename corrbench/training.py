@@ -20,6 +20,7 @@ from corrbench.checkpoints import load_checkpoint, save_checkpoint
 from corrbench.errors import CheckpointError, UsageError
 
 CHECKPOINT_FORMAT = "corrbench-checkpoint/1"
+WEIGHTS_FILE = "weights.pth"
 
 
 @dataclass
@@ -162,7 +163,11 @@ def train(
     resume: bool = True,
     progress: bool = False,
 ) -> TrainSummary:
-    """Train ``method`` on ``dataset``; ``out_dir/last.pth`` always holds the latest epoch."""
+    """Train ``method`` on ``dataset``; ``out_dir/last.pth`` always holds the latest epoch.
+
+    ``last.pth`` carries the optimiser state for resuming; ``weights.pth`` beside it holds only
+    what inference needs (options + state dict): the file to share or commit.
+    """
     if not isinstance(method, TrainableMethod):
         raise UsageError(f"method '{method.name}' cannot be trained (it has no training loss)")
     out = Path(out_dir)
@@ -205,6 +210,7 @@ def train(
         payload = {**method.checkpoint_payload(), "optimizer": optimizer.state_dict(),
                    "epoch": epoch + 1, "step": step, "losses": losses, "partial_epoch": stopped, "config": _plain(asdict(config))}
         save_checkpoint(payload, last)
+        save_checkpoint(method.checkpoint_payload(), out / WEIGHTS_FILE)
         if stopped:
             break
     done = epoch + 1 if config.epochs > start_epoch else start_epoch

@@ -53,10 +53,13 @@ def test_loss_decreases_and_checkpoint_reloads(tmp_path):
     method = ShiftMethod()
     summary = train(method, _data(), method.default_train_config(), tmp_path)
     assert summary.losses[-1] < 0.05 * summary.losses[0]
-    fresh = ShiftMethod()
-    fresh.load_corrbench_checkpoint(load_checkpoint(tmp_path / "last.pth"))
-    for a, b in zip(fresh.module.parameters(), method.module.parameters()):
-        assert torch.equal(a, b)
+    for name in ("last.pth", "weights.pth"):
+        fresh = ShiftMethod()
+        fresh.load_corrbench_checkpoint(load_checkpoint(tmp_path / name))
+        for a, b in zip(fresh.module.parameters(), method.module.parameters()):
+            assert torch.equal(a, b)
+    assert "optimizer" in load_checkpoint(tmp_path / "last.pth")
+    assert "optimizer" not in load_checkpoint(tmp_path / "weights.pth")  # the file to share: inference only
 
 
 def test_resume_from_epoch_checkpoint_matches_uninterrupted(tmp_path):
