@@ -176,6 +176,13 @@ class NeMFMethod(TrainableMethod):
         return CorrespondenceField(to_pixels(sampled.reshape(-1, 2), other_size).reshape(h, w, 2), query_size)
 
     def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
+        # Coordinate optimisation takes gradients w.r.t. the query points, so a caller's
+        # torch.inference_mode() (tensors that can never join autograd) is lifted here; no_grad is
+        # lifted inside the optimiser. Nothing reaches the weights' .grad either way.
+        with torch.inference_mode(False):
+            return self._predict(pairs, directions)
+
+    def _predict(self, pairs: Sequence[Pair], directions: Sequence[Direction]) -> list[Prediction]:
         if not pairs:
             return []
         self.module.eval()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 import pytest
 
 import corrbench
@@ -52,3 +53,15 @@ def test_full_resolution_grid_by_default_and_bad_options():
         NeMFMethod(config="embedded", bogus=1)
     with pytest.raises(UsageError, match="hyperpixel"):
         NeMFMethod(config="embedded", hyperpixel=[1, 2, 3])
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode])
+def test_a_callers_no_grad_or_inference_mode_changes_nothing(context):
+    pair = textured_pair("a", (50, 64), (58, 46), seed=0)
+    method = NeMFMethod(**TINY)
+    plain = method.predict([pair], ("trg_to_src",))[0]
+    with context():
+        wrapped = method.predict([pair], ("trg_to_src",))[0]
+    np.testing.assert_array_equal(wrapped.points["trg_to_src"], plain.points["trg_to_src"])
+    np.testing.assert_array_equal(wrapped.trg_to_src.coords, plain.trg_to_src.coords)
+    assert all(p.grad is None for p in method.module.parameters())
