@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from corrbench.errors import CheckpointError
+from corrbench.pretrained import torchvision_model
 
 SKIP_INDICES = (2, 4, 5, 6)
 
@@ -22,7 +22,7 @@ class Encoder(nn.Module):
     def __init__(self, kind: str, widths: tuple[int, int, int, int], pretrained: bool = False) -> None:
         super().__init__()
         if kind == "resnet101":
-            net = _torchvision_resnet101(pretrained)
+            net = torchvision_model("resnet101", pretrained, advice="use pretrained=false or --weights FILE")
             self.model = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3)
             self.widths = (64, 256, 512, 1024)
         else:
@@ -54,30 +54,13 @@ def _small_trunk(widths: tuple[int, int, int, int]) -> nn.Sequential:
     )
 
 
-def _torchvision_resnet101(pretrained: bool) -> nn.Module:
-    import torchvision
-
-    if not pretrained:
-        return torchvision.models.resnet101(weights=None)
-    try:
-        return torchvision.models.resnet101(weights="IMAGENET1K_V1")
-    except Exception as error:  # offline, proxy, broken cache: one line for the user
-        raise CheckpointError(f"cannot download torchvision resnet101 IMAGENET1K_V1 weights "
-                              f"({type(error).__name__}); use pretrained=false or --weights FILE") from error
-
 
 class PerceptualResNet50(nn.Module):
     """Frozen ResNet-50 up to the global average pool (2048-d): the co-segmentation loss's judge."""
 
     def __init__(self, pretrained: bool = False) -> None:
         super().__init__()
-        import torchvision
-
-        try:
-            net = torchvision.models.resnet50(weights="IMAGENET1K_V1" if pretrained else None)
-        except Exception as error:
-            raise CheckpointError(f"cannot download torchvision resnet50 IMAGENET1K_V1 weights "
-                                  f"({type(error).__name__}); use pretrained=false") from error
+        net = torchvision_model("resnet50", pretrained)
         net.fc = nn.Identity()
         self.net = net.eval()
         for parameter in self.net.parameters():

@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from corrbench.errors import CheckpointError, UsageError
+from corrbench.errors import UsageError
+from corrbench.pretrained import build_pretrained
 
 _STRIDE_OF_LAYER = {1: 4, 2: 8, 3: 16, 4: 32}
 
@@ -73,10 +74,6 @@ def _create(name: str, pretrained: bool, channels: tuple[int, ...] | None = None
     width = {} if channels is None else {"channels": tuple(channels), "stem_width": int(channels[0])}
     if width and pretrained:
         raise UsageError("nemf backbone_channels changes the backbone width: no pretrained weights exist for it")
-    try:
-        return timm.create_model(tag, pretrained=pretrained, num_classes=0, **width)
-    except Exception as error:
-        if pretrained:
-            raise CheckpointError(f"cannot load pretrained timm '{tag}' ({type(error).__name__}); "
-                                  "use pretrained=false or a checkpoint that contains the backbone") from error
-        raise
+    return build_pretrained(lambda: timm.create_model(tag, pretrained=pretrained, num_classes=0, **width),
+                            f"timm {tag}", pretrained,
+                            advice="use pretrained=false or a checkpoint that contains the backbone")

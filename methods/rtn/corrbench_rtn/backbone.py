@@ -8,13 +8,12 @@ pool3.  Every backbone here therefore returns the *inputs* of those two convs (`
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from corrbench.errors import UsageError
+from corrbench.pretrained import build_pretrained
 
 CAFFE_MEAN = (123.680, 116.779, 103.939)  # MatConvNet VGG: RGB 0..255 minus mean, no std
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
@@ -81,7 +80,7 @@ class VGG19Backbone(Backbone):
         from torchvision.models import VGG19_Weights, vgg19
 
         weights = VGG19_Weights.IMAGENET1K_V1 if pretrained else None
-        self.features = _download_guard(lambda: vgg19(weights=weights), "torchvision vgg19").features[:30]
+        self.features = build_pretrained(lambda: vgg19(weights=weights), "torchvision vgg19", pretrained).features[:30]
         # torchvision's ImageNet weights expect mean/std; the MatConvNet checkpoint expects Caffe means.
         self.normalization = "imagenet" if pretrained else "caffe"
 
@@ -112,9 +111,9 @@ class TimmResNetBackbone(Backbone):
         super().__init__()
         import timm
 
-        self.body = _download_guard(
+        self.body = build_pretrained(
             lambda: timm.create_model(model_name, pretrained=pretrained, features_only=True, out_indices=(2, 3)),
-            f"timm {model_name}")
+            f"timm {model_name}", pretrained)
         fine_in, coarse_in = self.body.feature_info.channels()
         self.fine_conv = nn.Conv2d(fine_in, channels, 3, padding=1)
         self.coarse_conv = nn.Conv2d(coarse_in, channels, 3, padding=1)
@@ -132,13 +131,6 @@ class TimmResNetBackbone(Backbone):
         return {"pre_fine": pre_fine, "fine": F.relu(self.fine_conv(pre_fine)), "pre_coarse": pre_coarse,
                 "coarse": F.relu(self.coarse_conv(pre_coarse))}
 
-
-def _download_guard(build: Callable[[], nn.Module], what: str) -> nn.Module:
-    try:
-        return build()
-    except (OSError, RuntimeError, ValueError) as error:  # no network, no cache
-        raise UsageError(f"cannot get pretrained {what} weights ({type(error).__name__}); "
-                         "connect to the internet once or use pretrained=false") from error
 
 
 def build_backbone(name: str, pretrained: bool = False, width: int = 16) -> Backbone:

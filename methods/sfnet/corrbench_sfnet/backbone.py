@@ -14,6 +14,7 @@ from torch import nn
 
 from corrbench.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
+from corrbench.pretrained import build_pretrained, torchvision_model
 
 _TV_CHANNELS = {1: 256, 2: 512, 3: 1024, 4: 2048}
 _TV_STRIDES = {1: 4, 2: 8, 3: 16, 4: 32}
@@ -34,7 +35,7 @@ class Backbone(nn.Module):
             self.strides = tuple(int(s) for s in info.reduction())
         elif name == "resnet101":
             self._kind = "torchvision"
-            self.net = _torchvision_resnet101(pretrained)
+            self.net = torchvision_model("resnet101", pretrained, advice="pass backbone_weights=FILE (resnet101-5d3b4d8f.pth) or pretrained=false")
             if not all(level in _TV_CHANNELS for level in self.levels):
                 raise UsageError(f"resnet101 levels must be among 1..4, got {self.levels}")
             self.net.fc = nn.Identity()  # never used: keeps the classifier out of memory and checkpoints
@@ -83,19 +84,6 @@ class Backbone(nn.Module):
         self.net.load_state_dict(state, strict=False)
 
 
-def _torchvision_resnet101(pretrained: bool) -> nn.Module:
-    import torchvision
-
-    if not pretrained:
-        return torchvision.models.resnet101(weights=None)
-    try:
-        return torchvision.models.resnet101(weights="IMAGENET1K_V1")
-    except Exception as error:  # offline, proxy, broken cache: one line for the user
-        raise CheckpointError(
-            f"cannot download torchvision resnet101 IMAGENET1K_V1 weights ({type(error).__name__}); "
-            "pass backbone_weights=FILE (resnet101-5d3b4d8f.pth) or pretrained=false"
-        ) from error
-
 
 def _timm_features(model_name: str, levels: tuple[int, int], pretrained: bool) -> nn.Module:
     import timm
@@ -103,10 +91,11 @@ def _timm_features(model_name: str, levels: tuple[int, int], pretrained: bool) -
     if not timm.is_model(model_name):
         raise UsageError(f"unknown timm model '{model_name}' for the sfnet backbone (see timm.list_models())")
     try:
-        return timm.create_model(model_name, pretrained=pretrained, features_only=True, out_indices=levels)
-    except Exception as error:
-        if pretrained:
-            raise CheckpointError(f"cannot load pretrained timm '{model_name}' ({type(error).__name__}: "
-                                  f"{str(error)[:120]}); pass backbone_weights=FILE or pretrained=false") from error
+        return build_pretrained(
+            lambda: timm.create_model(model_name, pretrained=pretrained, features_only=True, out_indices=levels),
+            f"timm {model_name}", pretrained, advice="pass backbone_weights=FILE or pretrained=false")
+    except CheckpointError:
+        raise
+    except Exception as error:  # the levels do not fit this model
         raise UsageError(f"timm '{model_name}' with features_only, out_indices={levels} failed: "
                          f"{str(error)[:160]}") from error
