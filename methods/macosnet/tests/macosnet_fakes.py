@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from corrbench.api import Dataset, Pair
+from corrbench.api import Pair
 
 
 def blob_image(height: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -26,24 +26,6 @@ def blob_pair(pair_id: str = "p0", src_hw=(50, 64), trg_hw=(58, 46), seed: int =
     kps_s = rng.uniform(5, min(src_hw) - 5, (4, 2))
     kps_t = rng.uniform(5, min(trg_hw) - 5, (4, 2))
     return Pair(pair_id, category, src, trg, kps_s, kps_t, src_mask=src_mask, trg_mask=trg_mask)
-
-
-class FakePairs(Dataset):
-    name = "fake-blobs"
-
-    def __init__(self, pairs: list[Pair]) -> None:
-        super().__init__()
-        self.pairs = pairs
-
-    @property
-    def categories(self) -> list[str]:
-        return sorted({p.category for p in self.pairs})
-
-    def __len__(self) -> int:
-        return len(self.pairs)
-
-    def __getitem__(self, index: int) -> Pair:
-        return self.pairs[index]
 
 
 #: Embedded architecture at 64² input (4x4 grid) with every loss on.

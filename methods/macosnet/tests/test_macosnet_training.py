@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from corrbench.data.pair_list import PairList
 from corrbench.training import TrainConfig, train
 from corrbench_macosnet.method import MaCoSNetMethod
 from corrbench_macosnet.triplets import TripletSampler
-from macosnet_fakes import TINY, FakePairs, blob_pair
+from macosnet_fakes import TINY, blob_pair
 
 
 def test_a_few_steps_lower_the_joint_loss():
@@ -41,18 +42,18 @@ def test_every_loss_sends_gradient_to_its_modules():
 
 def test_triplets_come_from_the_same_category_and_are_deterministic():
     pairs = [blob_pair(f"p{i}", seed=i, category="ab"[i % 2]) for i in range(6)]
-    sampler = TripletSampler(FakePairs(pairs), seed=0)
+    sampler = TripletSampler(PairList(pairs), seed=0)
     for step in range(4):
         third = sampler.third_image(pairs[0], step, 0)
         owners = [p for p in pairs if any(np.array_equal(third, p.image(s)) for s in ("src", "trg"))]
         assert owners and all(p.category == "a" and p.pair_id != "p0" for p in owners)
-    fresh = TripletSampler(FakePairs(pairs), seed=0)
+    fresh = TripletSampler(PairList(pairs), seed=0)
     assert np.array_equal(fresh.third_image(pairs[3], 7, 1), sampler.third_image(pairs[3], 7, 1))
-    assert TripletSampler(FakePairs(pairs[:1])).third_image(pairs[0], 0, 0) is None
+    assert TripletSampler(PairList(pairs[:1])).third_image(pairs[0], 0, 0) is None
 
 
 def test_shared_loop_trains_checkpoints_and_resumes(tmp_path):
-    data = FakePairs([blob_pair(f"p{i}", seed=i) for i in range(4)])
+    data = PairList([blob_pair(f"p{i}", seed=i) for i in range(4)])
     config = TrainConfig(epochs=2, batch_size=2, lr=1e-3)
     full = MaCoSNetMethod(**TINY)
     summary = train(full, data, config, tmp_path / "full")

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import corrbench
-from corrbench.api import Dataset, Pair
+from corrbench.api import Pair
+from corrbench.data.pair_list import PairList
 from corrbench.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError
 from corrbench.training import TrainConfig, train
@@ -26,24 +27,6 @@ def _pairs(n=3):
         pairs.append(Pair(pair_id=f"p{i}", category="a", src_image=src, trg_image=trg,
                           src_bbox=np.array([5, 5, 40, 40.0]), trg_bbox=np.array([3, 4, 30, 50.0])))
     return pairs
-
-
-class _Pairs(Dataset):
-    name = "fake"
-
-    def __init__(self, pairs):
-        super().__init__()
-        self.pairs = pairs
-
-    @property
-    def categories(self):
-        return ["a"]
-
-    def __len__(self):
-        return len(self.pairs)
-
-    def __getitem__(self, index):
-        return self.pairs[index]
 
 
 def _perturb(method, seed=1):
@@ -159,7 +142,7 @@ def test_training_is_deterministic_under_a_seed(tmp_path):
     for run in range(2):
         method = corrbench.load_method("rtn", seed=3, warmup_steps=1, **SMALL)
         config = TrainConfig(epochs=1, batch_size=2, lr=1e-3, seed=5)
-        train(method, _Pairs(_pairs(4)), config, tmp_path / f"run{run}")
+        train(method, PairList(_pairs(4)), config, tmp_path / f"run{run}")
         results.append(method.predict(_pairs(1))[0].src_to_trg.coords)
     np.testing.assert_array_equal(results[0], results[1])
     other = corrbench.load_method("rtn", seed=4, **SMALL)
@@ -168,7 +151,7 @@ def test_training_is_deterministic_under_a_seed(tmp_path):
 
 def test_checkpoint_restores_the_trained_configuration(tmp_path):
     method = corrbench.load_method("rtn", image_size=64, iterations=2, warmup_steps=1)
-    train(method, _Pairs(_pairs(2)), TrainConfig(epochs=1, batch_size=2), tmp_path)
+    train(method, PairList(_pairs(2)), TrainConfig(epochs=1, batch_size=2), tmp_path)
     path = tmp_path / "last.pth"
     assert load_checkpoint(path)["options"]["image_size"] == 64
     reloaded = corrbench.load_method("rtn", weights=str(path), iterations=2)

@@ -6,31 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from corrbench.api import Dataset
+from corrbench.data.pair_list import PairList
 from corrbench.checkpoints import load_checkpoint
 from corrbench.errors import UsageError
 from corrbench.training import TrainConfig, train
 from corrbench_sfnet.method import SFNetMethod
 from corrbench_sfnet.synthesis import synthesize
 from sfnet_fakes import TINY, blob_image, masked_pair
-
-
-class Pairs(Dataset):
-    name = "fake-masks"
-
-    def __init__(self, pairs):
-        super().__init__()
-        self.pairs = pairs
-
-    @property
-    def categories(self):
-        return ["blob"]
-
-    def __len__(self):
-        return len(self.pairs)
-
-    def __getitem__(self, index):
-        return self.pairs[index]
 
 
 def test_synthesis_without_deformation_gives_identical_views():
@@ -77,7 +59,7 @@ def test_frozen_backbone_gets_no_gradient():
 
 
 def test_shared_loop_trains_checkpoints_and_resumes(tmp_path):
-    data = Pairs([masked_pair(f"p{i}", seed=i) for i in range(4)])
+    data = PairList([masked_pair(f"p{i}", seed=i) for i in range(4)])
     config = TrainConfig(epochs=2, batch_size=2, lr=1e-3)
     full = SFNetMethod(**TINY)
     summary = train(full, data, config, tmp_path / "full")
