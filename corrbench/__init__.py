@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 if TYPE_CHECKING:  # pragma: no cover
     from corrbench.api import Dataset, Method
-    from corrbench.evaluation import EvaluationResult
+    from corrbench.eval.result import EvaluationResult
 
 
 def load_method(name: str, **options: Any) -> "Method":
@@ -35,8 +35,13 @@ def load_dataset(name: str, root: str | None = None, split: str = "test", **opti
 
 def evaluate(method: "Method", dataset: "Dataset", protocol: Any = None, limit: int | None = None,
              **kwargs: Any) -> "EvaluationResult":
-    """Score ``method`` on ``dataset`` under ``protocol`` (name, object or None = dataset default)."""
-    from corrbench.evaluation import evaluate as _evaluate
+    """Score ``method`` on ``dataset`` under ``protocol`` (name, object or None = dataset default).
+
+    The one runner behind every entry point (:func:`corrbench.eval.runner.evaluate`): the method sees
+    blinded copies of the pairs; ``runs_dir=`` keeps per-pair records for resume; under torchrun the
+    pairs are sharded over ranks.  Keyword arguments are that function's.
+    """
+    from corrbench.eval.runner import evaluate as _evaluate
 
     return _evaluate(method, dataset, protocol=protocol, limit=limit, **kwargs)
 

@@ -120,7 +120,27 @@ class Method(ABC):
     Subclasses set ``name`` and ``version`` (bump the version whenever predictions change, so
     leaderboard checks can tell a regression from an intended change) and implement
     :meth:`predict`.  ``weights`` is ``None`` (random init or weight-free) or a checkpoint path.
+
+    **What ``predict`` sees.**  The evaluator hands every method a fresh, blinded copy of each
+    pair (:func:`corrbench.eval.blinding.blind_pair`) and scores the loader's own untouched pair,
+    so nothing a method reads or changes can reach its score.  The copy holds:
+
+    * both images (copies, in the protocol's frame), hence both image sizes;
+    * ``pair_id`` and ``category`` (every paper's test path knows the class);
+    * the query side's keypoints (the side the protocol transfers from) and ``kps_visible``;
+      the answer side's keypoints keep their shape but are all NaN;
+    * ``meta['frame']`` (how the protocol resized the images) and no other ``meta`` key;
+    * no boxes, masks or flows, unless the protocol names one in ``method_sees``
+      (e.g. ``query_bbox``), which the result then records with the protocol.
+
+    The options a method was built with are recorded by this base class (:meth:`init_options`),
+    so every result and leaderboard row names them whichever way the method was constructed.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Method":
+        self = super().__new__(cls)
+        self._init_arguments = (args, dict(kwargs))
+        return self
 
     name: ClassVar[str] = "method"
     version: ClassVar[str] = "0"
@@ -141,6 +161,30 @@ class Method(ABC):
         self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS
     ) -> list[Prediction]:
         """Return one :class:`Prediction` per pair, covering at least ``directions``."""
+
+    def init_options(self) -> dict[str, Any]:
+        """The options given to the constructor (not ``weights``/``device``), as the caller wrote them."""
+        import inspect
+
+        args, kwargs = getattr(self, "_init_arguments", ((), {}))
+        parameters = inspect.signature(type(self).__init__).parameters
+        try:
+            bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
+        except TypeError:
+            bound = None
+        if bound is None:
+            options = dict(kwargs)
+        else:
+            options = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                kind = parameters[name].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    options.update(value)
+                elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                    options[name] = value
+        options.pop("weights", None)
+        options.pop("device", None)
+        return options
 
     def provenance(self) -> dict[str, Any]:
         """What produced these numbers: recorded in every result."""

@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from corrbench.registry import METHOD_GROUP, available
 
-    names = args.methods or [info.name for info in available(METHOD_GROUP)]
+    names = args.methods or list(dict.fromkeys(info.name for info in available(METHOD_GROUP)))
     rows = []
     for name in names:
         for label in CONFIGS:

@@ -27,3 +27,7 @@ class CheckpointError(CorrbenchError):
 
 class PluginImportError(CorrbenchError):
     """An installed plugin is broken (its import raised)."""
+
+
+class MethodError(CorrbenchError):
+    """A method plugin raised inside ``predict`` or answered something the evaluator cannot score."""

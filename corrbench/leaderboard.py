@@ -1,27 +1,68 @@
 """Leaderboards: a long-format CSV per dataset as the source of truth, Markdown tables generated from it.
 
 Layout: ``<dir>/<dataset>/results.csv`` and one ``<split>__<protocol>__<metric>.md`` per
-(split, protocol, metric@alpha): rows = methods (with weights), columns = categories + mean.
-Rows of different protocols never share a table.
+(split, protocol, metric@alpha): rows = runs (method with its options and seed, weights),
+columns = categories + mean.  Rows of different protocols never share a table.
+
+A row is keyed by the whole run identity (:data:`RUN_KEY`): a run with other options, another seed,
+other weights or another method/dataset version gets its own row and never replaces another one.
+Every update is read-merge-write under a lock file, each file written atomically, and the tables are
+always regenerated from the merged CSV, so concurrent runs neither lose rows nor desynchronise tables.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import pandas as pd
 
 from corrbench.io import atomic_write_text
 
 COLUMNS = [
-    "method", "method_version", "weights", "dataset", "dataset_version", "split", "protocol",
-    "metric", "alpha", "category", "value", "n_pairs", "n_kps", "provenance",
+    "method", "method_version", "weights", "options", "seed", "dataset", "dataset_version", "split",
+    "protocol", "metric", "alpha", "category", "value", "n_pairs", "n_kps", "provenance",
 ]
-RUN_KEY = ["method", "weights", "dataset", "split", "protocol"]
+#: One run whatever the code versions: what a listed (re-runnable) run is matched by.
+IDENTITY_KEY = ["method", "weights", "options", "seed", "dataset", "split", "protocol"]
+#: The rows of one run: replaced only by a run with all of these equal.
+RUN_KEY = IDENTITY_KEY + ["method_version", "dataset_version"]
 MEAN = "mean"
 ALL_PAIRS = "all-pairs"
+NO_OPTIONS = "{}"
+LOCK_NAME = ".corrbench.lock"
+LOCK_TIMEOUT_S = 600
+
+
+@contextlib.contextmanager
+def leaderboard_lock(directory: str | Path) -> Iterator[None]:
+    """Exclusive lock of a leaderboard folder (a lock file beside the datasets' folders)."""
+    from filelock import FileLock, Timeout
+
+    from corrbench.errors import CorrbenchError
+
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / LOCK_NAME))
+    try:
+        with lock.acquire(timeout=LOCK_TIMEOUT_S):
+            yield
+    except Timeout:
+        raise CorrbenchError(f"leaderboard {folder} is locked by another process for over {LOCK_TIMEOUT_S} s "
+                             f"({folder / LOCK_NAME}); wait for it to finish, or remove the file if no "
+                             "corrbench process is running") from None
+
+
+def run_label(method: str, options: str = NO_OPTIONS, seed: int = 0) -> str:
+    """Table label of a run: the method, plus its options and seed when they are not the defaults."""
+    from corrbench.eval.identity import options_label
+
+    extras = [options_label(options)] if options not in ("", NO_OPTIONS) else []
+    if int(seed) != 0:
+        extras.append(f"seed={int(seed)}")
+    return f"{method} [{', '.join(extras)}]" if extras else method
 
 
 def _alpha_of(name: str) -> tuple[str, float | None]:
@@ -36,11 +77,16 @@ def _alpha_of(name: str) -> tuple[str, float | None]:
 
 def rows_from_result(result: Any) -> list[dict[str, Any]]:
     """Long-format rows of an evaluation result (per class, mean over classes, all pairs, buckets)."""
+    from corrbench.eval.identity import options_text
+
     prov = result.provenance
+    identity = getattr(result, "identity", None) or {}
     base = {
         "method": result.method,
         "method_version": str(prov.get("method_version", "")),
         "weights": str(prov.get("weights", "none")),
+        "options": options_text(identity.get("options", {})),
+        "seed": int(identity.get("seed", prov.get("seed", 0)) or 0),
         "dataset": result.dataset,
         "dataset_version": str(prov.get("dataset_version", "")),
         "split": result.split,
@@ -84,11 +130,28 @@ def read_rows(directory: str | Path, dataset: str) -> pd.DataFrame:
     path = csv_path(directory, dataset)
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path, dtype={"method_version": str, "dataset_version": str, "weights": str})
+    return normalise_rows(pd.read_csv(path, dtype={"method_version": str, "dataset_version": str,
+                                                   "weights": str, "options": str}))
+
+
+def normalise_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in the current column layout (older CSVs lack ``options`` and ``seed``)."""
+    frame = frame.copy()
+    for column in ("method_version", "dataset_version"):
+        if column not in frame:
+            frame[column] = ""
+    if "options" not in frame:  # a CSV written before runs were keyed by options and seed
+        frame["options"] = NO_OPTIONS
+    if "seed" not in frame:
+        provenance = frame["provenance"] if "provenance" in frame else pd.Series("", index=frame.index)
+        frame["seed"] = provenance.astype(str).str.extract(r"seed (-?\d+)")[0].fillna("0")
+    frame["options"] = frame["options"].fillna(NO_OPTIONS).replace("", NO_OPTIONS)
+    frame["seed"] = frame["seed"].astype(int)
+    return frame[[c for c in COLUMNS if c in frame]]
 
 
 def merge_rows(existing: pd.DataFrame, new_rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """Replace every row of the same run (method, weights, dataset, split, protocol) by ``new_rows``."""
+    """Replace every row of the same run (all of :data:`RUN_KEY` equal) by ``new_rows``."""
     new = pd.DataFrame(list(new_rows), columns=COLUMNS)
     if existing.empty:
         merged = new
@@ -98,8 +161,8 @@ def merge_rows(existing: pd.DataFrame, new_rows: Iterable[dict[str, Any]]) -> pd
         keys = new[RUN_KEY].drop_duplicates()
         marker = existing.merge(keys, on=RUN_KEY, how="left", indicator=True)["_merge"] == "both"
         merged = pd.concat([existing[~marker.to_numpy()], new], ignore_index=True)
-    return merged.sort_values(["split", "protocol", "metric", "alpha", "method", "weights", "category"],
-                              kind="stable").reset_index(drop=True)
+    return merged.sort_values(["split", "protocol", "metric", "alpha", "method", "weights", "options", "seed",
+                               "method_version", "category"], kind="stable").reset_index(drop=True)
 
 
 def _format_percent(value: float) -> str:
@@ -111,6 +174,7 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
     tables: dict[str, str] = {}
     if frame.empty:
         return tables
+    frame = normalise_rows(frame)
     for (split, protocol, metric, alpha), group in frame.groupby(
         ["split", "protocol", "metric", "alpha"], dropna=False, sort=True
     ):
@@ -119,7 +183,11 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
         classes = [c for c in (categories or []) if c in present]
         classes += sorted(c for c in present if c not in classes and c not in (MEAN, ALL_PAIRS))
         columns = classes + [c for c in (MEAN, ALL_PAIRS) if c in present]
-        methods = group.sort_values(["method", "weights"])[["method", "weights"]].drop_duplicates()
+        runs = group.sort_values(["method", "weights", "options", "seed", "method_version"])[
+            ["method", "weights", "options", "seed", "method_version"]].drop_duplicates()
+        run_labels = [run_label(m, o, sd) for m, _, o, sd, _ in runs.itertuples(index=False)]
+        seen = list(zip(run_labels, runs["weights"]))
+        clashing = {cell for cell in seen if seen.count(cell) > 1}
         lines = [
             f"# {group['dataset'].iloc[0]} — {label} ({split}, protocol `{protocol}`)",
             "",
@@ -128,11 +196,14 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
             "| method | weights | " + " | ".join(columns) + " |",
             "|---|---|" + "---:|" * len(columns),
         ]
-        for method, weights in methods.itertuples(index=False):
-            rows = group[(group["method"] == method) & (group["weights"] == weights)]
+        for run_name, (method, weights, options, seed, version) in zip(run_labels, runs.itertuples(index=False)):
+            rows = group[(group["method"] == method) & (group["weights"] == weights) & (group["options"] == options)
+                         & (group["seed"] == seed) & (group["method_version"] == version)]
             values = dict(zip(rows["category"], rows["value"]))
             cells = [_format_percent(values.get(c, float("nan"))) for c in columns]
-            lines.append(f"| {method} | {weights} | " + " | ".join(cells) + " |")
+            if (run_name, weights) in clashing:  # two versions of one run: say which is which
+                run_name = f"{run_name} (v{version})"
+            lines.append(f"| {run_name} | {weights} | " + " | ".join(cells) + " |")
         name = f"{split}__{str(protocol).replace('/', '_')}__{label}.md"
         tables[name] = "\n".join(lines) + "\n"
     return tables
@@ -156,10 +227,16 @@ def write_leaderboard(directory: str | Path, dataset: str, frame: pd.DataFrame,
 
 
 def update_leaderboard(directory: str | Path, result: Any) -> list[Path]:
-    """Put a run's rows into its dataset's leaderboard, replacing that run's previous rows."""
-    frame = merge_rows(read_rows(directory, result.dataset), rows_from_result(result))
-    written = write_leaderboard(directory, result.dataset, frame, list(result.categories))
-    return written + [write_index(directory)]
+    """Put a run's rows into its dataset's leaderboard, replacing only that same run's previous rows.
+
+    Read, merge and write happen under the folder's lock: two processes updating one leaderboard
+    at once keep both runs.
+    """
+    rows = rows_from_result(result)
+    with leaderboard_lock(directory):
+        frame = merge_rows(read_rows(directory, result.dataset), rows)
+        written = write_leaderboard(directory, result.dataset, frame, list(result.categories))
+        return written + [write_index(directory)]
 
 
 def index_text(directory: str | Path) -> str:

@@ -19,10 +19,10 @@ import pandas as pd
 import yaml
 
 from corrbench.errors import UsageError
-from corrbench.leaderboard import (COLUMNS, RUN_KEY, index_text, merge_rows, read_rows, render_tables,
-                                   rows_from_result, write_index, write_leaderboard)
+from corrbench.leaderboard import (COLUMNS, IDENTITY_KEY, RUN_KEY, index_text, leaderboard_lock, merge_rows,
+                                   normalise_rows, read_rows, render_tables, rows_from_result, write_index, write_leaderboard)
 
-VALUE_KEY = RUN_KEY + ["metric", "alpha", "category"]
+VALUE_KEY = IDENTITY_KEY + ["metric", "alpha", "category"]
 MANIFEST = "runs.yaml"
 
 
@@ -59,7 +59,7 @@ def load_manifest(directory: str | Path) -> tuple[list[ListedRun], float]:
 def run_listed(run: ListedRun, repo_root: Path) -> Any:
     """Evaluate one listed run exactly as ``corrbench run`` would (no resume, no side effects)."""
     import corrbench
-    from corrbench.evaluation import evaluate
+    from corrbench.eval.runner import evaluate
 
     weights = str(repo_root / run.weights) if run.weights else None
     method = corrbench.load_method(run.method, weights=weights, **run.options)
@@ -124,8 +124,8 @@ def check(directory: str | Path = "leaderboards", *, rerun: bool = True, base: s
             result = run_listed(run, Path(repo_root))
             fresh = pd.DataFrame(rows_from_result(result), columns=COLUMNS)
             committed = read_rows(directory, run.dataset)
-            key = fresh[RUN_KEY].drop_duplicates()
-            committed = committed.merge(key, on=RUN_KEY, how="inner")
+            key = fresh[IDENTITY_KEY].drop_duplicates()
+            committed = committed.merge(key, on=IDENTITY_KEY, how="inner")
             moved = compare_values(committed, fresh, tolerance)
             if not moved.empty:
                 bumped = (moved["method_version_committed"] != moved["method_version_now"]).any()
@@ -159,8 +159,8 @@ def _csv_at_revision(revision: str, path: Path, repo_root: Path) -> pd.DataFrame
                            capture_output=True, text=True)
     if shown.returncode != 0:
         return None
-    return pd.read_csv(io.StringIO(shown.stdout), dtype={"method_version": str, "dataset_version": str,
-                                                         "weights": str})
+    return normalise_rows(pd.read_csv(io.StringIO(shown.stdout), dtype={
+        "method_version": str, "dataset_version": str, "weights": str, "options": str}))
 
 
 def update(directory: str | Path = "leaderboards", *, methods: list[str] | None = None,
@@ -175,42 +175,51 @@ def update(directory: str | Path = "leaderboards", *, methods: list[str] | None 
             continue
         result = run_listed(run, Path(repo_root))
         fresh = rows_from_result(result)
-        frame = merge_rows(drop_superseded(read_rows(directory, run.dataset), fresh), fresh)
-        write_leaderboard(directory, run.dataset, frame, list(result.categories))
-        write_index(directory)
+        with leaderboard_lock(directory):
+            frame = merge_rows(drop_superseded(read_rows(directory, run.dataset), fresh), fresh)
+            write_leaderboard(directory, run.dataset, frame, list(result.categories))
+            write_index(directory)
         done.append(f"{run.method} on {run.dataset}/{run.split}: pck@0.1 = {result.summary.get('pck@0.1', float('nan')):.4f}")
     return done
 
 
 def drop_superseded(existing: pd.DataFrame, fresh_rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Without the rows of an earlier version of the same listed checkpoint file.
+    """Without the rows of earlier versions of the same listed run.
 
-    A weights tag is ``<file>@<content hash>``: retraining a committed checkpoint changes the hash,
-    and the old file no longer exists, so its rows could never be reproduced again.
+    A listed run is re-run by ``update`` with the current code and checkpoint: rows of the same
+    run under an older method or dataset version, or of an earlier content of the same checkpoint
+    file (a weights tag is ``<file>@<content hash>``; the old file no longer exists), could never
+    be reproduced again.  Runs with other options or seeds are other runs and stay.
     """
     if existing.empty or not fresh_rows:
         return existing
+    existing = normalise_rows(existing)
+    fresh = normalise_rows(pd.DataFrame(fresh_rows))
     keep = pd.Series(True, index=existing.index)
-    for run in {(r["method"], r["weights"], r["dataset"], r["split"], r["protocol"]) for r in fresh_rows}:
-        method, weights, dataset, split, protocol = run
-        if "@" not in str(weights):
-            continue
-        stem = str(weights).split("@", 1)[0] + "@"
-        same_file = existing["weights"].astype(str).str.startswith(stem) & (existing["weights"] != weights)
-        keep &= ~(same_file & (existing["method"] == method) & (existing["dataset"] == dataset)
-                  & (existing["split"] == split) & (existing["protocol"] == protocol))
+    stem = existing["weights"].astype(str).str.split("@", n=1).str[0]
+    for run in fresh[RUN_KEY].astype(str).drop_duplicates().itertuples(index=False):
+        fields = dict(zip(RUN_KEY, run))
+        same_run = stem == fields["weights"].split("@", 1)[0]
+        for key in IDENTITY_KEY:
+            if key != "weights":
+                same_run &= existing[key].astype(str) == fields[key]
+        identical = pd.Series(True, index=existing.index)
+        for key in RUN_KEY:
+            identical &= existing[key].astype(str) == fields[key]
+        keep &= ~(same_run & ~identical)  # identical rows are replaced by merge_rows
     return existing[keep.to_numpy()]
 
 
 def render_all(directory: str | Path = "leaderboards") -> list[str]:
     """Regenerate every Markdown table from its CSV (after a hand edit or merge of CSVs)."""
     written = []
-    for csv in sorted(Path(directory).glob("*/results.csv")):
-        dataset = csv.parent.name
-        categories = _card_categories(dataset)
-        write_leaderboard(directory, dataset, read_rows(directory, dataset), categories)
-        written.append(dataset)
-    write_index(directory)
+    with leaderboard_lock(directory):
+        for csv in sorted(Path(directory).glob("*/results.csv")):
+            dataset = csv.parent.name
+            categories = _card_categories(dataset)
+            write_leaderboard(directory, dataset, read_rows(directory, dataset), categories)
+            written.append(dataset)
+        write_index(directory)
     return written
 
 

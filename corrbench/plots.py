@@ -83,7 +83,7 @@ def warp_image(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
 
 def show_pair(pair: Any, prediction: Any, protocol: Any, out: str | Path) -> Path:
     """Keypoint transfer (green correct, red wrong at the protocol's main alpha), plus warp and flow."""
-    from corrbench.evaluation import predicted_points
+    from corrbench.eval.keypoints import predicted_points
     from corrbench.metrics.pck import keypoint_correct, threshold_length
     from corrbench.transfer import identity_grid
 

@@ -16,6 +16,8 @@ from corrbench.errors import UsageError
 ThresholdRef = Literal["image", "bbox", "kps_extent", "frame"]
 Side = Literal["source", "target"]
 Frame = Literal["original", "square", "long_side_pad"]
+#: Ground truth a protocol may explicitly hand the method (see ``Protocol.method_sees``).
+METHOD_SEES_EXTRAS = ("query_bbox",)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Protocol:
     * ``bucket_alpha``/``buckets``: per-class and difficulty breakdowns (meta keys) at this α.
     * ``jaccard_empty_gt`` (co-segmentation only): Jaccard of an image whose GT mask is empty is
       ``skip`` (left out of J, kept in precision), ``zero``, or ``one_if_pred_empty``.
+    * ``method_sees``: ground truth beyond the default blinded view that this protocol's paper
+      really gives the method at test time (``query_bbox``: the query side's box); empty for
+      every built-in preset.  See :class:`corrbench.api.Method` for what a method always sees.
     """
 
     name: str
@@ -57,11 +62,17 @@ class Protocol:
     bucket_alpha: float = 0.1
     buckets: tuple[str, ...] = ()
     jaccard_empty_gt: Literal["skip", "zero", "one_if_pred_empty"] = "skip"
+    method_sees: tuple[str, ...] = ()
     datasets: tuple[str, ...] = field(default=(), compare=False)  # where the preset is meant to be used
 
     def __post_init__(self) -> None:
         if self.frame != "original" and not self.frame_size:
             raise ValueError(f"protocol {self.name}: frame '{self.frame}' needs frame_size")
+        unknown = sorted(set(self.method_sees) - set(METHOD_SEES_EXTRAS))
+        if unknown:
+            raise ValueError(f"protocol {self.name}: method_sees has unknown item(s) {unknown}; "
+                             f"allowed: {', '.join(METHOD_SEES_EXTRAS)}")
+        object.__setattr__(self, "method_sees", tuple(self.method_sees))
         if self.bucket_alpha not in self.alphas:
             object.__setattr__(self, "alphas", tuple(sorted({*self.alphas, self.bucket_alpha})))
 
@@ -85,6 +96,7 @@ class Protocol:
         data.pop("datasets")
         data["alphas"] = list(self.alphas)
         data["buckets"] = list(self.buckets)
+        data["method_sees"] = list(self.method_sees)
         return data
 
 

@@ -25,28 +25,33 @@ class PluginInfo:
     target: str
     distribution: str
     version: str
+    clash: bool = False  # another distribution registers the same name
 
 
-def _entry_points(group: str) -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
+def _distribution_of(ep: EntryPoint) -> tuple[str, str]:
+    dist = ep.dist
+    return (dist.metadata["Name"], dist.version) if dist else ("?", "?")
+
+
+def _entry_points(group: str) -> dict[str, list[EntryPoint]]:
+    """Every registration of each name; more than one distribution per name is a clash."""
+    found: dict[str, list[EntryPoint]] = {}
     for ep in entry_points(group=group):
-        found.setdefault(ep.name, ep)
+        same = [other for other in found.get(ep.name, [])
+                if _distribution_of(other)[0] == _distribution_of(ep)[0] and other.value == ep.value]
+        if not same:
+            found.setdefault(ep.name, []).append(ep)
     return found
 
 
 def available(group: str) -> list[PluginInfo]:
-    """Installed plugins of ``group``, sorted by name; imports none of them."""
+    """Installed plugins of ``group``, sorted by name, clashing registrations each listed; imports none."""
     infos = []
-    for name, ep in sorted(_entry_points(group).items()):
-        dist = ep.dist
-        infos.append(
-            PluginInfo(
-                name=name,
-                target=ep.value,
-                distribution=dist.metadata["Name"] if dist else "?",
-                version=dist.version if dist else "?",
-            )
-        )
+    for name, eps in sorted(_entry_points(group).items()):
+        for ep in eps:
+            distribution, version = _distribution_of(ep)
+            infos.append(PluginInfo(name=name, target=ep.value, distribution=distribution, version=version,
+                                    clash=len(eps) > 1))
     return infos
 
 
@@ -66,7 +71,13 @@ def resolve(group: str, name: str) -> Any:
             f"unknown {kind} '{name}'.{suggest(name, names)} "
             f"Installed {kind}s: {', '.join(names) or 'none'} (see `corrbench list`)."
         )
-    ep = eps[name]
+    if len(eps[name]) > 1:
+        owners = " and ".join(f"{d} {v} ({ep.value})" for ep in eps[name] for d, v in [_distribution_of(ep)])
+        raise UsageError(
+            f"{kind} name '{name}' is registered by more than one distribution: {owners}; "
+            "uninstall or rename one of them (see `corrbench list`)"
+        )
+    ep = eps[name][0]
     try:
         return ep.load()
     except Exception as error:  # a broken plugin must not look like a corrbench bug

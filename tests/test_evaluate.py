@@ -8,7 +8,7 @@ import pytest
 import corrbench
 from corrbench.api import Prediction
 from corrbench.baselines.identity import IdentityMethod
-from corrbench.evaluation import snap_queries, transfer_queries
+from corrbench.eval.keypoints import snap_queries, transfer_queries
 from corrbench.frames import apply_frame
 from corrbench.protocols import Protocol
 from tests.helpers import ConstantFieldMethod, ListDataset, OracleMethod, make_pair
@@ -20,9 +20,9 @@ def _dataset(n=6):
 
 def test_oracle_scores_one_and_offset_oracle_scores_by_threshold():
     data = _dataset()
-    assert corrbench.evaluate(OracleMethod(), data).summary["pck@0.1"] == 1.0
+    assert corrbench.evaluate(OracleMethod().knowing(data), data).summary["pck@0.1"] == 1.0
     # The source box of make_pair is 62 wide: offset 7 fails at 0.1 (6.2) and passes at 0.15 (9.3).
-    result = corrbench.evaluate(OracleMethod(offset=(7.0, 0.0)), data)
+    result = corrbench.evaluate(OracleMethod(offset=(7.0, 0.0)).knowing(data), data)
     assert result.summary["pck@0.1"] == 0.0 and result.summary["pck@0.15"] == 1.0
 
 
@@ -68,13 +68,15 @@ def test_query_rounding_modes():
     np.testing.assert_allclose(out, [[1.4, 2.6]], atol=1e-5)
 
 
-def test_resume_reuses_done_records_and_reports_new_ones():
+def test_resume_reuses_done_records_and_reports_new_ones(tmp_path):
     data = _dataset(4)
-    first = corrbench.evaluate(IdentityMethod(), data)
+    first = corrbench.evaluate(IdentityMethod(), data, runs_dir=str(tmp_path))
+    (records,) = tmp_path.glob("*/0.jsonl")
+    records.write_text("".join(records.read_text().splitlines(keepends=True)[:2]))  # as if killed after p1
     seen = []
-    done = {r["pair_id"]: r for r in first.records[:2]}
-    again = corrbench.evaluate(IdentityMethod(), data, done=done, on_record=seen.append)
+    again = corrbench.evaluate(IdentityMethod(), data, runs_dir=str(tmp_path), on_record=seen.append)
     assert [r["pair_id"] for r in seen] == ["p2", "p3"]
+    assert again.provenance["resumed_pairs"] == 2
     assert again.summary == first.summary
 
 
@@ -83,5 +85,5 @@ def test_method_without_needed_direction_fails_clearly():
         def predict(self, pairs, directions=()):
             return [Prediction() for _ in pairs]
 
-    with pytest.raises(corrbench.errors.UsageError, match="neither a trg_to_src field nor points"):
+    with pytest.raises(corrbench.errors.MethodError, match="no trg_to_src answer"):
         corrbench.evaluate(Half(), _dataset(1))

@@ -17,8 +17,8 @@ def _data():
 def test_update_writes_csv_and_tables_and_replaces_same_run(tmp_path):
     data = _data()
     update_leaderboard(tmp_path, corrbench.evaluate(IdentityMethod(), data))
-    update_leaderboard(tmp_path, corrbench.evaluate(OracleMethod(), data))
-    update_leaderboard(tmp_path, corrbench.evaluate(OracleMethod(), data))  # same run again: replaced
+    update_leaderboard(tmp_path, corrbench.evaluate(OracleMethod().knowing(data), data))
+    update_leaderboard(tmp_path, corrbench.evaluate(OracleMethod().knowing(data), data))  # same run again: replaced
     frame = read_rows(tmp_path, "list")
     oracle = frame[(frame.method == "oracle") & (frame.metric == "pck") & (frame.alpha == 0.1)]
     assert sorted(oracle.category) == ["a", "all-pairs", "b", "mean"]

@@ -46,7 +46,7 @@ def test_deliberate_metric_change_fails_with_a_diff_table(board, monkeypatch, ca
         name = "identity"
         version = "1"
 
-    monkeypatch.setattr(lb, "run_listed", lambda run, root: corrbench.evaluate(Changed(), _data()))
+    monkeypatch.setattr(lb, "run_listed", lambda run, root: corrbench.evaluate(Changed().knowing(_data()), _data()))
     assert main(["leaderboard", "check", "--dir", str(board)]) == 1
     out = capsys.readouterr().out
     assert "values that moved" in out and "value_committed" in out

@@ -30,7 +30,7 @@ def test_bad_option_is_a_usage_error():
 
 def test_broken_plugin_names_its_origin(monkeypatch):
     broken = EntryPoint(name="broken", value="corrbench_no_such_module_xyz:Method", group=registry.METHOD_GROUP)
-    monkeypatch.setattr(registry, "_entry_points", lambda group: {"broken": broken})
+    monkeypatch.setattr(registry, "_entry_points", lambda group: {"broken": [broken]})
     with pytest.raises(PluginImportError, match="plugin 'broken' from corrbench_no_such_module_xyz:Method "
                                                 "failed to import \\(ModuleNotFoundError"):
         corrbench.load_method("broken")
@@ -45,3 +45,33 @@ def test_listing_imports_no_plugin():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "LOADED []" in out
     assert "identity" in out and "feature-nn" in out
+
+
+def test_two_distributions_registering_one_name_is_an_error_naming_both(tmp_path, monkeypatch, capsys):
+    from corrbench.cli.main import main
+    from tests.fake_plugins import activate, write_distribution
+
+    source = '''
+        from corrbench.baselines.identity import IdentityMethod
+
+        class Impostor(IdentityMethod):
+            name = "identity"
+    '''
+    site = write_distribution(tmp_path / "site", "evil-identity", "9.9", {
+        registry.METHOD_GROUP: {"identity": "corrbench_impostor:Impostor"},
+        registry.DATASET_GROUP: {"synthetic": "corrbench_impostor:Impostor"}},
+        {"corrbench_impostor.py": source})
+    activate(site, monkeypatch)
+    with pytest.raises(UsageError, match=r"method name 'identity' is registered by more than one distribution: "
+                                         r".*(corrbench \S+ .*evil-identity 9\.9|evil-identity 9\.9 .*corrbench \S+)"):
+        corrbench.load_method("identity")
+    with pytest.raises(UsageError, match="dataset name 'synthetic' is registered by more than one"):
+        corrbench.load_dataset("synthetic")
+    assert main(["run", "--method", "identity", "--dataset", "synthetic", "--limit", "1", "--no-leaderboard"]) == 2
+    assert "evil-identity" in capsys.readouterr().err
+    monkeypatch.setenv("COLUMNS", "250")  # rich would shorten the cells of a narrow table
+    assert main(["list", "methods"]) == 0
+    listing = capsys.readouterr().out
+    assert "evil-identity" in listing and "corrbench.baselines.identity:IdentityMethod" in listing
+    assert "name clash" in listing
+    assert corrbench.load_method("feature-nn").name == "feature-nn"  # other names are unaffected

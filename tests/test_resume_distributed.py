@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 BASE = ["--dataset", "synthetic", "--limit", "24", "--no-leaderboard"]
 
 
@@ -75,3 +77,39 @@ def test_torchrun_two_processes_match_single_process(tmp_path):
     data = json.loads(sharded.read_text())
     assert data["provenance"]["world_size"] == 2
     assert _result(sharded) == _result(single)
+
+
+@pytest.mark.shared
+def test_torchrun_two_processes_match_single_process_on_tss(tmp_path, shared_data):
+    base = ["--method", "identity", "--dataset", "tss", "--root", str(shared_data / "tss"), "--no-leaderboard",
+            "--no-resume", "--seed", "4"]
+    single = tmp_path / "single.json"
+    subprocess.run(_cli(*base, "--json", str(single)), check=True, capture_output=True)
+    sharded = tmp_path / "sharded.json"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--standalone", "-m", "corrbench", "run", *base, "--json", str(sharded)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    data = json.loads(sharded.read_text())
+    assert data["provenance"]["world_size"] == 2 and data["summary"]["n_pairs"] == 4
+    assert _result(sharded) == _result(single)
+
+
+def test_each_rank_gets_its_own_device(monkeypatch):
+    from corrbench.eval.distributed import rank_device
+
+    assert rank_device("cuda") == "cuda"  # a plain process
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert rank_device("cuda") == "cuda:3"
+    assert rank_device("cuda:1") == "cuda:1"  # an explicit index is the user's choice
+    assert rank_device("cpu") == "cpu"
+
+
+def test_batches_are_sharded_whole_so_every_pair_keeps_its_single_process_seed():
+    from corrbench.eval.distributed import DistContext, shard_batches
+
+    batches = [[0, 1, 2], [3, 4, 5], [6, 7]]
+    assert shard_batches(batches, DistContext(rank=0, world_size=2)) == [[0, 1, 2], [6, 7]]
+    assert shard_batches(batches, DistContext(rank=1, world_size=2)) == [[3, 4, 5]]

@@ -23,9 +23,15 @@ def handle(args: argparse.Namespace) -> int:
             table = Table(title=what)
             for column in ("name", "distribution", "version", "entry point"):
                 table.add_column(column)
-            for info in available(group):
-                table.add_row(info.name, info.distribution, info.version, info.target)
+            infos = available(group)
+            for info in infos:
+                name = f"{info.name} [red](clash)[/red]" if info.clash else info.name
+                table.add_row(name, info.distribution, info.version, info.target)
             console.print(table)
+            clashes = sorted({info.name for info in infos if info.clash})
+            if clashes:
+                console.print(f"[red]name clash[/red]: {', '.join(clashes)} registered by more than one "
+                              "distribution; runs using these names fail until one is uninstalled or renamed")
     if args.what in ("all", "protocols"):
         from corrbench.protocols import list_protocols
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 from corrbench import __version__
 from corrbench.errors import CorrbenchError
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="corrbench", description="Benchmark semantic correspondence methods."
     )
     parser.add_argument("--version", action="version", version=f"corrbench {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback behind an error (also CORRBENCH_DEBUG=1)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_parser(subparsers)
@@ -45,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except CorrbenchError as error:
+        if args.debug or os.environ.get("CORRBENCH_DEBUG") == "1":
+            traceback.print_exc()
         print(f"corrbench: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:

@@ -21,6 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("--root", default=None)
     show.add_argument("--pair", required=True, help="pair id (see --json records) or index")
     show.add_argument("--protocol", default=None)
+    show.add_argument("--seed", type=int, default=0, help="the seed of the run being looked at")
     show.add_argument("--out", default=None, help="PNG path (default: <method>-<pair>.png)")
     show.set_defaults(handler=handle_show)
 
@@ -49,14 +50,16 @@ def handle_show(args: argparse.Namespace) -> int:
     import corrbench
     from corrbench.cli.run_cmd import build_method
     from corrbench.errors import UsageError
-    from corrbench.frames import apply_frame
+    from corrbench.eval.runner import predict_pair, resolve_protocol
     from corrbench.plots import show_pair
-    from corrbench.protocols import get_protocol
     from corrbench.registry import METHOD_GROUP, resolve
 
     resolve(METHOD_GROUP, args.method)
     dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
-    protocol = get_protocol(args.protocol or dataset.default_protocol, dataset=dataset.name)
+    if dataset.task != "keypoints":
+        raise UsageError(f"`corrbench show` draws keypoint transfers; dataset '{args.dataset}' is scored as "
+                         f"'{dataset.task}'")
+    protocol = resolve_protocol(dataset, args.protocol)
     ids = dataset.pair_ids()
     if args.pair in ids:
         index = ids.index(args.pair)
@@ -67,8 +70,7 @@ def handle_show(args: argparse.Namespace) -> int:
 
         raise UsageError(f"no pair '{args.pair}' in {args.dataset}/{args.split}.{suggest(args.pair, ids)}")
     method = build_method(args)
-    pair = apply_frame(dataset[index], protocol)
-    prediction = method.predict([pair], directions=(protocol.direction,))[0]
+    pair, prediction, protocol = predict_pair(method, dataset, index, protocol, seed=args.seed)
     out = args.out or f"{args.method}-{pair.pair_id.replace('/', '_')}.png"
     print(f"wrote {show_pair(pair, prediction, protocol, out)}")
     return 0

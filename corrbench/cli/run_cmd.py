@@ -57,32 +57,38 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_method(args: argparse.Namespace):
-    """The method named on the command line, with its weights, device and -o options."""
+    """The method named on the command line, with its weights, -o options and this rank's device."""
     import corrbench
+    from corrbench.eval.distributed import rank_device
 
     options = parse_options(args.option)
-    return corrbench.load_method(args.method, weights=args.weights, device=args.device, **options)
+    return corrbench.load_method(args.method, weights=args.weights, device=rank_device(args.device), **options)
 
 
 def handle(args: argparse.Namespace) -> int:
     import corrbench
+    from corrbench.eval.distributed import env_world
+    from corrbench.eval.records import default_runs_dir
+    from corrbench.eval.runner import evaluate, resolve_protocol
     from corrbench.io import atomic_write_text
-    from corrbench.protocols import get_protocol
-
     from corrbench.registry import METHOD_GROUP, resolve
 
     # Resolve every name before any work or write: a typo fails fast and leaves nothing behind.
     resolve(METHOD_GROUP, args.method)
     dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
-    protocol = get_protocol(args.protocol or dataset.default_protocol, dataset=dataset.name)
-    options = parse_options(args.option)
-    method = corrbench.load_method(args.method, weights=args.weights, device=args.device, **options)
-    if dataset.task == "flow":
-        result = run_dense_flow(args, method, dataset, protocol)
-    else:
-        result = run_evaluation(args, method, options, dataset, protocol)
-    if result is None:  # a non-zero rank of a distributed run: rank 0 reports
+    protocol = resolve_protocol(dataset, args.protocol)
+    method = build_method(args)
+    is_main = env_world()[0] == 0
+    result = evaluate(
+        method, dataset, protocol, limit=args.limit, batch_size=args.batch_size, seed=args.seed,
+        progress=sys.stderr.isatty() and is_main,
+        runs_dir=None if args.no_resume else str(args.runs_dir or default_runs_dir()),
+        kit=args.kit, auto_flip=args.auto_flip, save_predictions=args.save_predictions,
+    )
+    if not is_main:  # a non-zero rank of a distributed run: rank 0 reports
         return 0
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print_result(result)
     if args.json_path:
         atomic_write_text(args.json_path, json.dumps(result.to_dict(), indent=1, default=float) + "\n")
@@ -94,56 +100,6 @@ def handle(args: argparse.Namespace) -> int:
 
             update_leaderboard(args.leaderboard, result)
     return 0
-
-
-def run_evaluation(args: argparse.Namespace, method, options: dict[str, Any], dataset, protocol):
-    """Evaluate with on-disk per-pair records (resume) over this process's shard (torchrun)."""
-    from corrbench.distributed import finish, gather_records, init_from_env, shard_indices
-    from corrbench.evaluation import EvaluationResult, evaluate
-    from corrbench.resume import RecordStore, default_runs_dir, run_key
-
-    context = init_from_env(args.device)
-    store = None
-    done: dict[str, Any] = {}
-    if not args.no_resume:
-        key = run_key(method=method, options=options, dataset=dataset, protocol=protocol, seed=args.seed)
-        store = RecordStore(args.runs_dir or default_runs_dir(), key, shard=str(context.rank))
-        done = store.load()
-    total = len(dataset) if args.limit is None else min(len(dataset), max(0, args.limit))
-    indices = shard_indices(total, context)
-    result = evaluate(method, dataset, protocol=protocol, batch_size=args.batch_size, seed=args.seed,
-                      progress=sys.stderr.isatty() and context.is_main, indices=indices, done=done,
-                      on_record=store.append if store else None)
-    records = gather_records(list(zip(indices, result.records)), context)
-    finish(context)
-    if records is None:
-        return None
-    ordered = [record for _, record in sorted(records, key=lambda item: item[0])]
-    result.provenance.update({"world_size": context.world_size, "limit": args.limit,
-                              "resumed_pairs": len(done)})
-    return EvaluationResult.from_records(
-        ordered, method=result.method, dataset=result.dataset, split=result.split, protocol=protocol,
-        provenance=result.provenance, categories=result.categories)
-
-
-def run_dense_flow(args: argparse.Namespace, method, dataset, protocol):
-    """TSS: every pair scored both ways by the official kit's rules (no per-pair resume)."""
-    from corrbench.evaluation import EvaluationResult
-    from corrbench.progress import progress_bar
-    from corrbench.provenance import run_provenance
-    from corrbench.tss.evaluate import evaluate_tss
-
-    total = len(dataset) if args.limit is None else min(len(dataset), args.limit)
-    with progress_bar(total, f"{method.name} on {dataset.name}", enabled=sys.stderr.isatty()) as advance:
-        scored = evaluate_tss(method, dataset, save_predictions=args.save_predictions, kit=args.kit,
-                              auto_flip=args.auto_flip, limit=args.limit, progress=lambda done, _: advance(1))
-    for warning in scored.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    provenance = run_provenance(method, dataset, seed=args.seed, limit=args.limit, kit=args.kit,
-                                auto_flip=args.auto_flip)
-    return EvaluationResult(method=method.name, dataset=dataset.name, split=dataset.split, protocol=protocol,
-                            provenance=provenance, categories=list(dataset.categories), records=scored.rows,
-                            summary=scored.summary, per_class=scored.per_class)
 
 
 def print_result(result) -> None:

@@ -9,15 +9,14 @@ subset values (the "All" column of published tables), not a mean pooled over pai
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 
-from corrbench.api import DIRECTIONS, Dataset, Method
+from corrbench.api import Dataset, Method
 from corrbench.errors import CorrbenchError, UsageError
 from corrbench.tss.kit import KitPrediction, KitRow, SubsetScores, check_kit, score_pair
 
@@ -90,46 +89,34 @@ def _nan_warning(result: TSSResult) -> None:
         )
 
 
+def tss_result_from_records(records: Sequence[dict[str, Any]], *, kit: str, auto_flip: bool) -> TSSResult:
+    """Rebuild the kit's per-subset rows from the runner's per-pair records (fresh or resumed)."""
+    result = TSSResult(kit=kit, auto_flip=auto_flip)
+    for record in records:
+        first, second = (KitRow.from_dict(row) for row in record["kit_rows"])
+        result.add(record["category"], (first, second))
+    _nan_warning(result)
+    return result
+
+
 def evaluate_tss(method: Method, dataset: Dataset, *, save_predictions: str | None = None,
-                 kit: str = "cpp", auto_flip: bool = False, limit: int | None = None,
+                 kit: str = "cpp", auto_flip: bool = False, limit: int | None = None, seed: int = 0,
                  progress: Callable[[int, int], None] | None = None) -> TSSResult:
     """Run ``method`` on every pair of a TSS dataset and score it as the kit would.
 
-    The method sees each pair without its dense ground truth and is asked for both directions.
-    Its fields and masks are converted to the kit's arrays at GT resolution
-    (:mod:`corrbench.tss.convert`); with ``save_predictions`` they are also written in the kit
-    layout, so ``corrbench evaluate`` (or the official kit) on that folder gives the same scores.
+    A thin view over the one runner (:func:`corrbench.eval.runner.evaluate`): the method sees each
+    pair blinded and is asked for both directions.  Its fields and masks are converted to the kit's
+    arrays at GT resolution (:mod:`corrbench.tss.convert`); with ``save_predictions`` they are also
+    written in the kit layout, so ``corrbench evaluate`` (or the official kit) on that folder gives
+    the same scores.
     """
-    from corrbench.tss.convert import ground_truth_from_pair, kit_prediction
-    from corrbench.tss.folder import write_prediction_folder
+    from corrbench.eval.runner import evaluate
 
-    kit = check_kit(kit)
-    total = len(dataset) if limit is None else min(limit, len(dataset))
-    result = TSSResult(kit=kit, auto_flip=auto_flip)
-    result.provenance = {**method.provenance(), **dataset.provenance(), "kit": kit, "auto_flip": auto_flip}
-    missing_direction = 0
-    for index in range(total):
-        pair = dataset[index]
-        gt = ground_truth_from_pair(pair)
-        blind = dataclasses.replace(pair, flow_src_to_trg=None, flow_trg_to_src=None,
-                                    src_mask=None, trg_mask=None)
-        predictions = method.predict([blind], directions=DIRECTIONS)
-        if len(predictions) != 1:
-            raise CorrbenchError(f"method '{method.name}' returned {len(predictions)} predictions for 1 pair")
-        prediction = kit_prediction(predictions[0], pair)
-        if prediction.flow1 is None or prediction.flow2 is None:
-            missing_direction += 1
-        if save_predictions is not None:
-            write_prediction_folder(Path(save_predictions) / gt.subset / gt.pair_dir, prediction)
-        result.add(gt.subset, score_pair(gt, prediction, kit, auto_flip))
-        if progress is not None:
-            progress(index + 1, total)
-    if missing_direction:
-        result.warnings.append(
-            f"method '{method.name}' gave no field for one direction on {missing_direction} pairs: "
-            "the kit then scores both directions' flow accuracy as 0"
-        )
-    _nan_warning(result)
+    run = evaluate(method, dataset, limit=limit, seed=seed, kit=kit, auto_flip=auto_flip,
+                   save_predictions=save_predictions, progress=progress or False)
+    result = tss_result_from_records(run.records, kit=check_kit(kit), auto_flip=auto_flip)
+    result.warnings = list(run.warnings)
+    result.provenance = dict(run.provenance)
     return result
 
 

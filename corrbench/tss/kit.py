@@ -103,6 +103,14 @@ class KitRow:
         data.update({f"T{t}": float(a) for t, a in zip(THRESHOLDS, self.acc)})
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "KitRow":
+        """Inverse of :meth:`to_dict` (per-pair records on disk are read back for resume)."""
+        acc = np.array([data[f"T{t}"] for t in THRESHOLDS], dtype=np.float64)
+        return cls(data["row"], data["src"], data["ref"], float(data["seg_iou"]), int(data["flip"]), acc,
+                   data.get("pair_id", ""), data.get("direction", ""), int(data.get("nan_pixels", 0)),
+                   data.get("mask_source", ""))
+
 
 def check_kit(kit: str) -> Kit:
     if kit not in KITS:

@@ -1,0 +1,43 @@
+"""The outcome of one run: per-pair records, their aggregates, and what produced them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from corrbench.protocols import Protocol
+
+
+@dataclass
+class EvaluationResult:
+    """Per-pair records plus their aggregates; serialises to the CLI's ``--json`` layout."""
+
+    method: str
+    dataset: str
+    split: str
+    protocol: Protocol
+    provenance: dict[str, Any]
+    categories: list[str]
+    records: list[dict[str, Any]] = field(default_factory=list)
+    summary: dict[str, float] = field(default_factory=dict)
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    buckets: dict[str, dict[str, float]] = field(default_factory=dict)
+    identity: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self, include_records: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "method": self.method,
+            "dataset": self.dataset,
+            "split": self.split,
+            "protocol": self.protocol.to_dict(),
+            "identity": self.identity,
+            "provenance": self.provenance,
+            "summary": self.summary,
+            "per_class": self.per_class,
+            "buckets": self.buckets,
+            "warnings": self.warnings,
+        }
+        if include_records:
+            data["records"] = self.records
+        return data
