@@ -103,3 +103,25 @@ def test_a_new_method_version_adds_a_row_labelled_with_its_version(tmp_path):
     assert "| shifted (v1) | none |" in table and "| shifted (v2) | none |" in table
     assert "| shifted [shift=0.5] | none |" in table
     assert np.isfinite(read_rows(tmp_path, "list")["value"]).all()
+
+
+def test_cli_seed_run_adds_a_row_beside_the_committed_ones(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from corrbench.cli.main import main
+    from corrbench.leaderboard_check import table_sync_problems
+
+    board = tmp_path / "leaderboards"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "leaderboards", board)
+    before = read_rows(board, "synthetic")
+    assert main(["run", "--method", "identity", "--dataset", "synthetic", "--seed", "3", "--no-resume",
+                 "--leaderboard", str(board)]) == 0
+    after = read_rows(board, "synthetic")
+    committed = after[after.seed == 0].reset_index(drop=True)
+    assert committed.drop(columns="provenance").equals(before.drop(columns="provenance"))
+    seeded = after[(after.seed == 3) & (after.metric == "pck") & (after.alpha == 0.1) & (after.category == "mean")]
+    assert list(seeded.method) == ["identity"]
+    table = (board / "synthetic" / "test__synthetic__pck@0.1.md").read_text()
+    assert "| identity | none |" in table and "| identity [seed=3] | none |" in table
+    assert table_sync_problems(board) == []
