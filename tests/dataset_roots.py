@@ -98,7 +98,7 @@ def write_mat(path: Path, kps: np.ndarray, bbox) -> None:
 
 
 def _voc() -> list[str]:
-    from corrbench.cards import load_card
+    from corrbench.data.cards import load_card
 
     return list(load_card("pfpascal").categories)
 

@@ -7,7 +7,7 @@ import os
 import pytest
 import torch
 
-from corrbench.checkpoints import load_checkpoint, save_checkpoint
+from corrbench.training.checkpoints import load_checkpoint, save_checkpoint
 from corrbench.errors import CheckpointError
 
 

@@ -15,8 +15,8 @@ import pytest
 
 import corrbench
 from corrbench.baselines.identity import IdentityMethod
-from corrbench.leaderboard import read_rows
-from corrbench.leaderboard_check import table_sync_problems
+from corrbench.leaderboard.tables import read_rows
+from corrbench.leaderboard.check import table_sync_problems
 from tests.helpers import ListDataset, make_pair
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ WRITER = textwrap.dedent('''
     from pathlib import Path
     import corrbench
     from corrbench.baselines.identity import IdentityMethod
-    from corrbench.leaderboard import update_leaderboard
+    from corrbench.leaderboard.tables import update_leaderboard
     from tests.helpers import ListDataset, make_pair
 
     board, first_seed, count, start = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from corrbench.cards import load_card
+from corrbench.data.cards import load_card
 from corrbench.cli import main as cli_main
-from corrbench.download import DownloadError, download, fetch_dataset
+from corrbench.data.download import DownloadError, download, fetch_dataset
 
 
 class Server:

@@ -9,8 +9,8 @@ import corrbench
 from corrbench.api import Prediction
 from corrbench.baselines.identity import IdentityMethod
 from corrbench.eval.keypoints import snap_queries, transfer_queries
-from corrbench.frames import apply_frame
-from corrbench.protocols import Protocol
+from corrbench.eval.frames import apply_frame
+from corrbench.eval.protocols import Protocol
 from tests.helpers import ConstantFieldMethod, ListDataset, OracleMethod, make_pair
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from corrbench.extract import ExtractError, extract, list_members
+from corrbench.data.extract import ExtractError, extract, list_members
 
 
 def make_tar(path: Path, members: list[tuple[str, str, str]]) -> Path:

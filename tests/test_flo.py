@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from corrbench.flo import FloError, encode_flo, read_flo, valid_flow_mask, write_flo
+from corrbench.tss.flo import FloError, encode_flo, read_flo, valid_flow_mask, write_flo
 
 
 def test_round_trip_and_layout(tmp_path):

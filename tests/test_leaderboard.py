@@ -6,7 +6,7 @@ import pandas as pd
 
 import corrbench
 from corrbench.baselines.identity import IdentityMethod
-from corrbench.leaderboard import read_rows, render_tables, update_leaderboard
+from corrbench.leaderboard.tables import read_rows, render_tables, update_leaderboard
 from tests.helpers import ListDataset, OracleMethod, make_pair
 
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 import corrbench
-from corrbench import leaderboard_check as lb
+from corrbench.leaderboard import check as lb
 from corrbench.baselines.identity import IdentityMethod
 from corrbench.cli.main import main
-from corrbench.leaderboard import csv_path, update_leaderboard
+from corrbench.leaderboard.tables import csv_path, update_leaderboard
 from tests.helpers import ListDataset, OracleMethod, make_pair
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from corrbench.checkpoints import load_mapped_state
+from corrbench.training.checkpoints import load_mapped_state
 from corrbench.errors import CheckpointError, UsageError
-from corrbench.method_config import config_from_preset
+from corrbench.training.config import config_from_preset
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import pytest
 
 from corrbench.api import Pair
 from corrbench.metrics.pck import PCKMetric, aggregate_pck, keypoint_correct, pck, threshold_length
-from corrbench.protocols import Protocol
+from corrbench.eval.protocols import Protocol
 
 
 def _pair(src_hw=(100, 300), trg_hw=(200, 50), src_bbox=(10, 20, 70, 60), trg_bbox=(0, 0, 40, 150)):

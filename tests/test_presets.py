@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from corrbench.cards import load_card
-from corrbench.protocols import get_protocol, list_protocols
+from corrbench.data.cards import load_card
+from corrbench.eval.protocols import get_protocol, list_protocols
 from corrbench.errors import UsageError
 
 DATASETS = ("pfpascal", "pfwillow", "spair")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from corrbench.errors import CheckpointError
-from corrbench.pretrained import build_pretrained, torchvision_model
+from corrbench.training.pretrained import build_pretrained, torchvision_model
 
 
 def _offline() -> None:

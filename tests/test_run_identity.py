@@ -9,7 +9,7 @@ import numpy as np
 import corrbench
 from corrbench.api import CorrespondenceField, Method, Prediction
 from corrbench.baselines.identity import relative_position_field
-from corrbench.leaderboard import read_rows, render_tables, update_leaderboard
+from corrbench.leaderboard.tables import read_rows, render_tables, update_leaderboard
 from tests.helpers import ListDataset, make_pair
 
 
@@ -110,7 +110,7 @@ def test_cli_seed_run_adds_a_row_beside_the_committed_ones(tmp_path):
     from pathlib import Path
 
     from corrbench.cli.main import main
-    from corrbench.leaderboard_check import table_sync_problems
+    from corrbench.leaderboard.check import table_sync_problems
 
     board = tmp_path / "leaderboards"
     shutil.copytree(Path(__file__).resolve().parents[1] / "leaderboards", board)

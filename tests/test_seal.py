@@ -78,7 +78,7 @@ def test_a_method_sees_only_what_the_contract_allows():
 
 
 def test_a_protocol_can_hand_over_the_query_box_and_records_it():
-    from corrbench.protocols import get_protocol
+    from corrbench.eval.protocols import get_protocol
 
     seen = []
     protocol = get_protocol("synthetic").with_options(method_sees=("query_bbox",))

@@ -10,7 +10,7 @@ from scipy.ndimage import binary_closing, binary_dilation
 
 import corrbench
 from corrbench.api import Pair
-from corrbench.cards import load_card
+from corrbench.data.cards import load_card
 from corrbench.data import render, shapes
 from corrbench.data.synthetic import SyntheticDataset
 from corrbench.data.warps import Affine, ThinPlateSpline, Warp

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from corrbench.api import DIRECTIONS, Prediction
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError
 from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
                                 preset_and_options, train)

@@ -7,7 +7,7 @@ import pytest
 
 from corrbench.api import CorrespondenceField
 from corrbench.baselines.identity import relative_position_field
-from corrbench.transfer import (identity_grid, normalized_to_pixels, pixels_to_normalized, sample_bilinear,
+from corrbench.eval.transfer import (identity_grid, normalized_to_pixels, pixels_to_normalized, sample_bilinear,
                                 transfer_points)
 
 

@@ -57,7 +57,7 @@ def test_oracle_scores_one(dataset, truth):
 
 @pytest.mark.parametrize("kit", ["cpp", "matlab"])
 def test_saved_predictions_score_the_same_from_disk(dataset, truth, tmp_path, kit, shared_data):
-    from corrbench.flo import read_flo
+    from corrbench.tss.flo import read_flo
     from corrbench.tss.evaluate import evaluate_folder, evaluate_tss
 
     coarse = Oracle(truth, stride=4)

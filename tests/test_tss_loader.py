@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from corrbench.cards import load_card
+from corrbench.data.cards import load_card
 from corrbench.data.tss import TSSDataset
 from corrbench.errors import DatasetNotFound
 

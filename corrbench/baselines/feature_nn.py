@@ -14,7 +14,7 @@ import torch
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Method, Pair, Prediction
 from corrbench.cache import FeatureCache, image_key
-from corrbench.transfer import identity_grid
+from corrbench.eval.transfer import identity_grid
 
 
 def dense_descriptors(image: np.ndarray, grid_shape: tuple[int, int], radius: int, colour_weight: float) -> torch.Tensor:

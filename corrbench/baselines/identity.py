@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Method, Pair, Prediction
-from corrbench.transfer import identity_grid
+from corrbench.eval.transfer import identity_grid
 
 
 def relative_position_field(from_size: tuple[int, int], to_size: tuple[int, int]) -> CorrespondenceField:

@@ -23,7 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def available_cards() -> list[str]:
-    from corrbench.cards import card_dirs
+    from corrbench.data.cards import card_dirs
 
     names: set[str] = set()
     for folder in card_dirs():
@@ -34,7 +34,7 @@ def available_cards() -> list[str]:
 
 def handle(args: argparse.Namespace) -> int:
     from corrbench.data.base import dataset_root
-    from corrbench.download import fetch_dataset
+    from corrbench.data.download import fetch_dataset
     from corrbench.errors import UsageError
     from corrbench.registry import suggest
 

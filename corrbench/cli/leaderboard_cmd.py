@@ -20,9 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from corrbench import leaderboard_check as lb
+    from corrbench.leaderboard import check as lb
 
-    from corrbench.report import console as make_console
+    from corrbench.cli.report import console as make_console
 
     console = make_console()  # a diff table must stay readable in CI logs
     if args.action == "render":

@@ -33,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
                 console.print(f"[red]name clash[/red]: {', '.join(clashes)} registered by more than one "
                               "distribution; runs using these names fail until one is uninstalled or renamed")
     if args.what in ("all", "protocols"):
-        from corrbench.protocols import list_protocols
+        from corrbench.eval.protocols import list_protocols
 
         table = Table(title="protocols")
         for column in ("name", "direction", "threshold", "frame", "cmp", "description"):

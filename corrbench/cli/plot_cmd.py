@@ -30,7 +30,7 @@ def handle_plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from corrbench.errors import UsageError
-    from corrbench.plots import plot_pck_curves
+    from corrbench.leaderboard.plots import plot_pck_curves
 
     datasets = args.dataset or sorted(p.parent.name for p in Path(args.leaderboard).glob("*/results.csv"))
     if not datasets:
@@ -40,7 +40,7 @@ def handle_plot(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
     board = Path(args.leaderboard).resolve()
     if board in Path(args.out).resolve().parents:  # pictures inside the board are listed in its index
-        from corrbench.leaderboard import write_index
+        from corrbench.leaderboard.tables import write_index
 
         write_index(args.leaderboard)
     return 0
@@ -51,7 +51,7 @@ def handle_show(args: argparse.Namespace) -> int:
     from corrbench.cli.run_cmd import build_method
     from corrbench.errors import UsageError
     from corrbench.eval.runner import predict_pair, resolve_protocol
-    from corrbench.plots import show_pair
+    from corrbench.leaderboard.plots import show_pair
     from corrbench.registry import METHOD_GROUP, resolve
 
     resolve(METHOD_GROUP, args.method)

@@ -96,14 +96,14 @@ def handle(args: argparse.Namespace) -> int:
         if args.limit is not None:
             print("leaderboard not updated: a --limit run is not comparable with full runs", file=sys.stderr)
         else:
-            from corrbench.leaderboard import update_leaderboard
+            from corrbench.leaderboard.tables import update_leaderboard
 
             update_leaderboard(args.leaderboard, result)
     return 0
 
 
 def print_result(result) -> None:
-    from corrbench.report import bucket_tables, console as make_console, notes, per_class_table
+    from corrbench.cli.report import bucket_tables, console as make_console, notes, per_class_table
 
     console = make_console()
     console.print(per_class_table(result))

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Iterable
 import numpy as np
 
 from corrbench.api import Dataset
-from corrbench.cards import DatasetCard, load_card
+from corrbench.data.cards import DatasetCard, load_card
 from corrbench.errors import DatasetNotFound
 
 DATA_ENV = "CORRBENCH_DATA"

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from corrbench.api import Dataset, Pair
-from corrbench.cards import DatasetCard, load_card
+from corrbench.data.cards import DatasetCard, load_card
 from corrbench.data.render import flow_between, render_view, tight_box
 from corrbench.data.shapes import category_asset
 from corrbench.errors import UsageError

@@ -23,7 +23,7 @@ import numpy as np
 
 from corrbench.api import Dataset, Pair
 from corrbench.errors import DatasetNotFound
-from corrbench.flo import FloError, read_flo, valid_flow_mask
+from corrbench.tss.flo import FloError, read_flo, valid_flow_mask
 
 REQUIRED_FILES = ("image1.png", "image2.png", "flow1.flo", "flow2.flo", "mask1.png", "mask2.png",
                   "flip_gt.txt", "pair.txt")
@@ -40,7 +40,7 @@ class PairFolder:
 
 
 def _card():
-    from corrbench.cards import load_card
+    from corrbench.data.cards import load_card
 
     return load_card("tss")
 

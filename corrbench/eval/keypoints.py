@@ -9,8 +9,8 @@ import numpy as np
 from corrbench.api import CorrespondenceField, Pair, Prediction
 from corrbench.errors import MethodError
 from corrbench.metrics.pck import PCKMetric, threshold_length
-from corrbench.protocols import Protocol
-from corrbench.transfer import transfer_points
+from corrbench.eval.protocols import Protocol
+from corrbench.eval.transfer import transfer_points
 
 
 def snap_queries(points: np.ndarray, image_size: tuple[int, int], mode: str) -> np.ndarray:
@@ -54,7 +54,7 @@ def predicted_points(pair: Pair, prediction: Prediction, protocol: Protocol) -> 
 
 def score_keypoints(pair: Pair, prediction: Prediction, protocol: Protocol, metric: PCKMetric) -> dict[str, Any]:
     """PCK record of one pair, plus mask scores when the method predicts masks and GT has them."""
-    from corrbench.mask_scoring import mask_scores
+    from corrbench.metrics.mask_scoring import mask_scores
 
     predicted = predicted_points(pair, prediction, protocol)
     record = metric.make_record(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from corrbench.protocols import Protocol
+from corrbench.eval.protocols import Protocol
 
 
 @dataclass

@@ -18,7 +18,7 @@ from corrbench.api import Dataset, Method, Pair, Prediction
 from corrbench.eval.result import EvaluationResult
 from corrbench.eval.tasks import Task, task_for
 from corrbench.eval.validation import call_predict
-from corrbench.protocols import Protocol, get_protocol
+from corrbench.eval.protocols import Protocol, get_protocol
 
 RecordCallback = Callable[[dict[str, Any]], None]
 Progress = Callable[[int, int], None]

@@ -14,8 +14,8 @@ from corrbench.api import DIRECTIONS, Dataset, Direction, Method, Pair, Predicti
 from corrbench.errors import MethodError, UsageError
 from corrbench.eval.blinding import blind_pair
 from corrbench.eval.validation import check_answer, method_label
-from corrbench.frames import apply_frame
-from corrbench.protocols import Protocol
+from corrbench.eval.frames import apply_frame
+from corrbench.eval.protocols import Protocol
 
 
 @dataclass
@@ -81,7 +81,7 @@ class KeypointTask(Task):
         return score_keypoints(pair, prediction, self.protocol, self.metric)
 
     def assemble(self, records: Sequence[dict[str, Any]], categories: Sequence[str]) -> Assembled:
-        from corrbench.mask_scoring import aggregate_masks
+        from corrbench.metrics.mask_scoring import aggregate_masks
         from corrbench.metrics.pck import aggregate_pck
 
         keypoint_records = [r for r in records if "n_kps" in r]
@@ -113,7 +113,7 @@ class CosegTask(KeypointTask):
                               "dataset needs foreground masks (co-segmentation)")
 
     def score(self, method: Method, pair: Pair, prediction: Prediction) -> dict[str, Any]:
-        from corrbench.mask_scoring import mask_scores
+        from corrbench.metrics.mask_scoring import mask_scores
 
         masks = mask_scores(pair, prediction, sides=("src",), jaccard_empty_gt=self.protocol.jaccard_empty_gt)
         return {"pair_id": pair.pair_id, "category": pair.category, "masks": masks}

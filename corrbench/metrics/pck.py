@@ -14,7 +14,7 @@ import numpy as np
 
 from corrbench.api import Pair
 from corrbench.errors import UsageError
-from corrbench.protocols import Protocol
+from corrbench.eval.protocols import Protocol
 
 Comparison = Literal["le", "lt"]
 

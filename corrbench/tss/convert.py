@@ -19,7 +19,7 @@ import numpy as np
 
 from corrbench.api import CorrespondenceField, Pair, Prediction
 from corrbench.errors import CorrbenchError
-from corrbench.flo import UNKNOWN_FLOW
+from corrbench.tss.flo import UNKNOWN_FLOW
 from corrbench.metrics.masks import binarize
 from corrbench.tss.kit import KitPrediction, TSSGroundTruth
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from corrbench.errors import CorrbenchError
-from corrbench.flo import FloError, read_flo, write_flo
+from corrbench.tss.flo import FloError, read_flo, write_flo
 from corrbench.tss.kit import Kit, KitPrediction
 
 FILES = ("flow1.flo", "flow2.flo", "mask1.png", "mask2.png")

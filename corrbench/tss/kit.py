@@ -35,7 +35,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from corrbench.flo import UNKNOWN_FLOW
+from corrbench.tss.flo import UNKNOWN_FLOW
 from corrbench.tss import lr_consistency
 from corrbench.tss.resize import cv_resize_linear_f32, cv_resize_linear_u8, matlab_imresize_bilinear
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from corrbench.checkpoints import load_mapped_state
+from corrbench.training.checkpoints import load_mapped_state
 
 #: official prefix -> our prefix
 PREFIXES = {

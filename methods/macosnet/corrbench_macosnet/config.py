@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
-from corrbench.method_config import config_from_preset
+from corrbench.training.config import config_from_preset
 
 #: The loss terms of the paper, in the order of ``train.py::process_epoch`` (+ the embedded warm-up).
 LOSS_NAMES = ("match", "cycle", "trans", "coseg", "task", "synth")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from corrbench.pretrained import torchvision_model
+from corrbench.training.pretrained import torchvision_model
 
 SKIP_INDICES = (2, 4, 5, 6)
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Dataset, Direction, Pair, Prediction
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError
 from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
                                 preset_and_options)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from corrbench.errors import UsageError
-from corrbench.pretrained import build_pretrained
+from corrbench.training.pretrained import build_pretrained
 
 _STRIDE_OF_LAYER = {1: 4, 2: 8, 3: 16, 4: 32}
 

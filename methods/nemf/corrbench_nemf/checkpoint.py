@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from corrbench.checkpoints import load_mapped_state
+from corrbench.training.checkpoints import load_mapped_state
 from corrbench.errors import CheckpointError
 
 RENAMES = (

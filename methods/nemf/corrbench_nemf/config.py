@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
-from corrbench.method_config import config_from_preset
+from corrbench.training.config import config_from_preset
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Pair, Prediction
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
 from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options, preset_and_options
 from corrbench_nemf.checkpoint import load_official, official_state, read_official_args

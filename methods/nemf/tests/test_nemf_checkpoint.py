@@ -93,7 +93,7 @@ def test_args_pickle_is_read_without_running_code(tmp_path):
 
 
 def test_corrbench_checkpoint_round_trip(tmp_path):
-    from corrbench.checkpoints import save_checkpoint
+    from corrbench.training.checkpoints import save_checkpoint
 
     method = NeMFMethod(seed=4, **TINY)
     save_checkpoint(method.checkpoint_payload(), tmp_path / "c.pth")
@@ -104,7 +104,7 @@ def test_corrbench_checkpoint_round_trip(tmp_path):
 
 
 def test_corrbench_checkpoint_with_an_explicit_preset(tmp_path):
-    from corrbench.checkpoints import save_checkpoint
+    from corrbench.training.checkpoints import save_checkpoint
 
     method = NeMFMethod(seed=4, **TINY)
     save_checkpoint(method.checkpoint_payload(), tmp_path / "c.pth")

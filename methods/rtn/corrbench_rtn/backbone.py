@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from corrbench.errors import UsageError
-from corrbench.pretrained import build_pretrained
+from corrbench.training.pretrained import build_pretrained
 
 CAFFE_MEAN = (123.680, 116.779, 103.939)  # MatConvNet VGG: RGB 0..255 minus mean, no std
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from corrbench.api import DIRECTIONS, Direction, Pair, Prediction
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
 from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig
 from corrbench_rtn.backbone import build_backbone
@@ -173,7 +173,7 @@ class RTNMethod(TrainableMethod):
 
     def _bbox_region(self, pairs: Sequence[Pair], swapped: list[bool], grid: torch.Size) -> torch.Tensor:
         """The paper's label region: the query image's bounding box (everything when a pair has none)."""
-        from corrbench.transfer import identity_grid
+        from corrbench.eval.transfer import identity_grid
 
         masks = []
         for pair, swap in zip(pairs, swapped):

@@ -11,7 +11,7 @@ import torch
 import corrbench
 from corrbench.api import Pair
 from corrbench.data.pair_list import PairList
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError
 from corrbench.training import TrainConfig, train
 
@@ -61,7 +61,7 @@ def test_untrained_model_predicts_the_identity_flow():
     method = corrbench.load_method("rtn", **SMALL)
     pair = _pairs(1)[0]
     field = method.predict([pair], ["src_to_trg"])[0].src_to_trg
-    from corrbench.transfer import identity_grid, transfer_points
+    from corrbench.eval.transfer import identity_grid, transfer_points
 
     points = identity_grid(pair.src_size, (6, 6)).reshape(-1, 2)
     want = transfer_points(relative_position_field(pair.src_size, pair.trg_size), points)
@@ -192,7 +192,7 @@ def test_committed_checkpoint_recovers_a_known_affine_warp():
     the identity's.  Catches a wrong pixel conversion as well as an untrained checkpoint."""
     import torch.nn.functional as F
 
-    from corrbench.transfer import identity_grid
+    from corrbench.eval.transfer import identity_grid
     from corrbench_rtn.method import default_checkpoint
 
     method = corrbench.load_method("rtn", weights=str(default_checkpoint()))

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from corrbench.baselines.identity import relative_position_field
-from corrbench.transfer import identity_grid, transfer_points
+from corrbench.eval.transfer import identity_grid, transfer_points
 from corrbench_rtn.fields import to_correspondence_fields, translation
 from corrbench_rtn.losses import flow_l1_loss, weak_matching_loss
 from corrbench_rtn.ops import (T_H, T_V, constrained_correlation, deconv_upsample2, identity_field, l2_normalize,

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
-from corrbench.pretrained import build_pretrained, torchvision_model
+from corrbench.training.pretrained import build_pretrained, torchvision_model
 
 _TV_CHANNELS = {1: 256, 2: 512, 3: 1024, 4: 2048}
 _TV_STRIDES = {1: 4, 2: 8, 3: 16, 4: 32}

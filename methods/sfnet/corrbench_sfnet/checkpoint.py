@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from corrbench.checkpoints import load_mapped_state
+from corrbench.training.checkpoints import load_mapped_state
 from corrbench.errors import CheckpointError
 
 OFFICIAL_PREFIXES = {"state_dict1": "adap3.", "state_dict2": "adap4."}

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
-from corrbench.method_config import config_from_preset
+from corrbench.training.config import config_from_preset
 
 #: Torchvision ResNet-101, as in the official code; any other name must be spelled ``timm:<name>``.
 PAPER_BACKBONE = "resnet101"

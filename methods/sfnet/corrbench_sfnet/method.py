@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Pair, Prediction
 from corrbench.cache import FeatureCache, image_key
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
 from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
                                 preset_and_options)

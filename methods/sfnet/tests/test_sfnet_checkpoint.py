@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from corrbench.checkpoints import save_checkpoint
+from corrbench.training.checkpoints import save_checkpoint
 from corrbench.errors import CheckpointError
 from corrbench_sfnet.checkpoint import load_official, map_official_state
 from corrbench_sfnet.config import build_config

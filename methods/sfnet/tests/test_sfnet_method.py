@@ -8,7 +8,7 @@ import torch
 
 from corrbench.api import Pair
 from corrbench.errors import UsageError
-from corrbench.transfer import identity_grid
+from corrbench.eval.transfer import identity_grid
 from corrbench_sfnet.method import SFNetMethod
 from sfnet_fakes import TINY, blob_image, masked_pair
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from corrbench.data.pair_list import PairList
-from corrbench.checkpoints import load_checkpoint
+from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import UsageError
 from corrbench.training import TrainConfig, train
 from corrbench_sfnet.method import SFNetMethod

@@ -3,7 +3,7 @@
 A download goes to ``<file>.part``; an interrupted one resumes with an HTTP ``Range`` request
 (a server that ignores it restarts the file).  The finished file is checked against the card's
 sha256 when one is known and only then renamed into place, so a file under its final name is
-always complete.  Archives are extracted by :mod:`corrbench.extract` into the dataset root.
+always complete.  Archives are extracted by :mod:`corrbench.data.extract` into the dataset root.
 Google Drive links cannot be fetched reliably with plain HTTP (confirmation pages, quotas), so
 they are reported as a manual step instead of being attempted.
 """
@@ -22,9 +22,9 @@ from typing import Callable, Iterator
 from urllib.parse import urlparse
 
 from corrbench import __version__
-from corrbench.cards import DownloadSource, load_card
+from corrbench.data.cards import DownloadSource, load_card
 from corrbench.errors import CorrbenchError
-from corrbench.extract import extract, is_archive
+from corrbench.data.extract import extract, is_archive
 from corrbench.io import atomic_write_text
 
 CHUNK = 1 << 16

@@ -2,14 +2,14 @@
 
 A card is the single place for a dataset's name, version, categories, splits, default protocol
 and download sources; loaders read it instead of repeating those facts in code.
-Cards are found in the source checkout (``<repo>/datasets``), in an installed copy
-(``<prefix>/share/corrbench/datasets``) or in ``$CORRBENCH_CARDS``.
+The cards ship inside the package (``corrbench/data/dataset_cards`` links to the repository's
+``datasets/`` folder, and wheels carry copies), read through :mod:`importlib.resources`, so every
+kind of install finds them; ``$CORRBENCH_CARDS`` names a folder searched first.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -40,12 +40,17 @@ class DatasetCard:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def card_dirs() -> list[Path]:
-    dirs = []
+CARD_FOLDER = "dataset_cards"
+
+
+def card_dirs() -> list[Any]:
+    """Where cards are looked for, in order: ``$CORRBENCH_CARDS``, then the package's own cards."""
+    from importlib.resources import files
+
+    dirs: list[Any] = []
     if os.environ.get("CORRBENCH_CARDS"):
         dirs.append(Path(os.environ["CORRBENCH_CARDS"]))
-    dirs.append(Path(__file__).resolve().parent.parent / "datasets")
-    dirs.append(Path(sys.prefix) / "share" / "corrbench" / "datasets")
+    dirs.append(files("corrbench.data") / CARD_FOLDER)
     return dirs
 
 

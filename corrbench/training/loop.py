@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from corrbench.api import Dataset, Method, Pair
-from corrbench.checkpoints import load_checkpoint, save_checkpoint
+from corrbench.training.checkpoints import load_checkpoint, save_checkpoint
 from corrbench.errors import CheckpointError, UsageError
 
 CHECKPOINT_FORMAT = "corrbench-checkpoint/1"

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from corrbench.api import Pair
-from corrbench.protocols import Protocol
+from corrbench.eval.protocols import Protocol
 
 
 def _resize_image(image: np.ndarray, size_hw: tuple[int, int], resample: int) -> np.ndarray:

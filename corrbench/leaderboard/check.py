@@ -19,7 +19,7 @@ import pandas as pd
 import yaml
 
 from corrbench.errors import UsageError
-from corrbench.leaderboard import (COLUMNS, IDENTITY_KEY, RUN_KEY, index_text, leaderboard_lock, merge_rows,
+from corrbench.leaderboard.tables import (COLUMNS, IDENTITY_KEY, RUN_KEY, index_text, leaderboard_lock, merge_rows,
                                    normalise_rows, read_rows, render_tables, rows_from_result, write_index, write_leaderboard)
 
 VALUE_KEY = IDENTITY_KEY + ["metric", "alpha", "category"]
@@ -225,7 +225,7 @@ def render_all(directory: str | Path = "leaderboards") -> list[str]:
 
 def _card_categories(dataset: str) -> list[str] | None:
     try:
-        from corrbench.cards import load_card
+        from corrbench.data.cards import load_card
 
         return list(load_card(dataset).categories)
     except Exception:  # a leaderboard of a dataset without a card still renders (alphabetical)

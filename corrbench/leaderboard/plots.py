@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from corrbench.leaderboard import MEAN, read_rows
+from corrbench.leaderboard.tables import MEAN, read_rows
 
 
 def _pyplot():
@@ -85,7 +85,7 @@ def show_pair(pair: Any, prediction: Any, protocol: Any, out: str | Path) -> Pat
     """Keypoint transfer (green correct, red wrong at the protocol's main alpha), plus warp and flow."""
     from corrbench.eval.keypoints import predicted_points
     from corrbench.metrics.pck import keypoint_correct, threshold_length
-    from corrbench.transfer import identity_grid
+    from corrbench.eval.transfer import identity_grid
 
     plt = _pyplot()
     alpha = protocol.bucket_alpha

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from corrbench.protocols import Protocol, register_protocol
+from corrbench.eval.protocols import Protocol, register_protocol
 
 SYNTHETIC = register_protocol(
     Protocol(

@@ -141,4 +141,4 @@ def get_protocol(name_or_protocol: "str | Protocol", dataset: str | None = None)
 
 def _ensure_presets() -> None:
     if not _PRESETS:
-        from corrbench import presets  # noqa: F401  (registers the built-in presets)
+        from corrbench.eval import presets  # noqa: F401  (registers the built-in presets)

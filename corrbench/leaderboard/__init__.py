@@ -1,0 +1,1 @@
+"""Leaderboards: tables from runs (``tables``), keeping them honest (``check``), pictures (``plots``)."""

@@ -1,0 +1,23 @@
+"""Training: the shared loop (``loop``), checkpoints, method configurations and pretrained backbones.
+
+The names a plugin needs are re-exported here (``from corrbench.training import TrainableMethod``),
+loaded on first use so that importing a sibling module (e.g. ``corrbench.training.checkpoints``)
+does not import the loop and torch with it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_LOOP_NAMES = ("CHECKPOINT_FORMAT", "WEIGHTS_FILE", "TrainConfig", "TrainableMethod", "TrainSummary",
+               "checkpoint_options", "make_optimizer", "payload_options", "preset_and_options", "train")
+
+__all__ = list(_LOOP_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LOOP_NAMES:
+        from corrbench.training import loop
+
+        return getattr(loop, name)
+    raise AttributeError(f"module 'corrbench.training' has no attribute {name!r}")
