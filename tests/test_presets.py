@@ -83,3 +83,34 @@ def test_coseg_preset_and_unknown_family():
     assert coseg.jaccard_empty_gt == "skip" and coseg.to_dict()["jaccard_empty_gt"] == "skip"
     with pytest.raises(UsageError, match="Did you mean 'dhpf'"):
         get_protocol("dhpff", dataset="spair")
+
+
+def test_registering_a_protocol_first_keeps_every_builtin():
+    from corrbench.eval.protocols import Protocol, ProtocolRegistry
+
+    registry = ProtocolRegistry()
+    registry.register(Protocol(name="mine", threshold="image"))
+    assert registry.get("synthetic").name == "synthetic"
+    assert {"mine", "synthetic", "dhpf/spair"} <= {p.name for p in registry.list()}
+    with pytest.raises(UsageError, match="protocol 'synthetic' already exists"):
+        registry.register(Protocol(name="synthetic"))
+
+
+def test_a_preset_is_refused_on_a_dataset_it_was_not_made_for():
+    with pytest.raises(UsageError, match=r"protocol 'sfnet/pfpascal' is defined for pfpascal, not 'spair'"):
+        get_protocol("sfnet/pfpascal", dataset="spair")
+    assert get_protocol("sfnet/pfpascal", dataset="pfpascal").name == "sfnet/pfpascal"
+
+
+def test_the_protocol_version_is_recorded_in_results_and_rows(tmp_path):
+    import corrbench
+    from corrbench.baselines.identity import IdentityMethod
+    from corrbench.leaderboard.tables import read_rows, update_leaderboard
+    from tests.helpers import ListDataset, make_pair
+
+    protocol = get_protocol("synthetic")
+    assert protocol.version == "1" and protocol.to_dict()["version"] == "1"
+    result = corrbench.evaluate(IdentityMethod(), ListDataset([make_pair()]))
+    assert result.identity["protocol_version"] == "1"
+    update_leaderboard(tmp_path, result)
+    assert set(read_rows(tmp_path, "list")["protocol_version"]) == {"1"}

@@ -56,6 +56,7 @@ class RunIdentity:
     split: str
     dataset_root: str | None
     protocol: str
+    protocol_version: str
     protocol_digest: str
     task_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 1
@@ -75,7 +76,8 @@ class RunIdentity:
             options=canonical(method.init_options()), seed=int(seed),
             dataset=dataset.name, dataset_version=str(dataset.version), split=dataset.split,
             dataset_root=str(Path(root).resolve()) if root else None,
-            protocol=protocol.name, protocol_digest=protocol_digest(protocol),
+            protocol=protocol.name, protocol_version=str(protocol.version),
+            protocol_digest=protocol_digest(protocol),
             task_options=canonical(task_options or {}), batch_size=int(batch_size),
         )
 

@@ -1,10 +1,19 @@
-"""Built-in protocol presets.  Dataset-specific presets cite the code they reproduce."""
+"""Built-in protocol presets (plain data, read by the registry).  Dataset-specific presets cite the code they reproduce."""
 
 from __future__ import annotations
 
-from corrbench.eval.protocols import Protocol, register_protocol
+from corrbench.eval.protocol import Protocol
 
-SYNTHETIC = register_protocol(
+_BUILTIN: list[Protocol] = []
+
+
+def _add(protocol: Protocol) -> Protocol:
+    """Collect a built-in preset (the registry reads :data:`BUILTIN_PRESETS`)."""
+    _BUILTIN.append(protocol)
+    return protocol
+
+
+SYNTHETIC = _add(
     Protocol(
         name="synthetic",
         description=(
@@ -31,7 +40,7 @@ NEMF_ALPHAS = (0.01, 0.03, 0.05, 0.07, 0.1, 0.15)
 
 def _preset(name: str, description: str, **fields) -> Protocol:
     dataset = name.split("/", 1)[1]
-    return register_protocol(Protocol(name=name, description=description, datasets=(dataset,), **fields))
+    return _add(Protocol(name=name, description=description, datasets=(dataset,), **fields))
 
 
 # DenseMatching (PruneTruong/DenseMatching): the corrbench default for keypoint benchmarks.
@@ -105,8 +114,10 @@ _preset("coseg/internet", "Object Discovery co-segmentation (Rubinstein et al. C
         jaccard_empty_gt="skip")
 
 # TSS (Taniai et al. CVPR'16): scored by the official kit's rules (corrbench/tss), not by PCK.
-register_protocol(Protocol(
+_add(Protocol(
     name="tss_official/tss",
     description="Official TSS kit (C++ tool by default; spec datasets.md §5.3): flow accuracy T1..T50 as t% of "
                 "the larger side of the image the flow points into, both directions, SegIUR; Average and w/o flip.",
     direction="trg_to_src", threshold="image", threshold_side="source", datasets=("tss",)))
+
+BUILTIN_PRESETS: tuple[Protocol, ...] = tuple(_BUILTIN)

@@ -1,144 +1,102 @@
-"""Evaluation protocols: every convention behind a PCK number, as a named, frozen object.
+"""The protocol registry: the built-in presets, always there, plus what a user registers.
 
-Published numbers differ mostly by conventions nobody prints (which image's box is the
-threshold reference, which way points are transferred, at what resolution, ``<`` or ``<=``).
-A :class:`Protocol` names each of them, and every result records the protocol it used.
+Built-ins come from :mod:`corrbench.eval.presets` (plain data) the first time the registry is asked
+anything, not at import; registering a custom protocol first never hides them.  A preset that names
+the datasets it is meant for is refused on any other dataset.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Literal
+from typing import Iterable
 
-from corrbench.api import Direction
 from corrbench.errors import UsageError
+from corrbench.eval.protocol import METHOD_SEES_EXTRAS, Frame, Protocol, Side, ThresholdRef
 
-ThresholdRef = Literal["image", "bbox", "kps_extent", "frame"]
-Side = Literal["source", "target"]
-Frame = Literal["original", "square", "long_side_pad"]
-#: Ground truth a protocol may explicitly hand the method (see ``Protocol.method_sees``).
-METHOD_SEES_EXTRAS = ("query_bbox",)
+__all__ = ["METHOD_SEES_EXTRAS", "PROTOCOLS", "Frame", "Protocol", "ProtocolRegistry", "Side", "ThresholdRef",
+           "get_protocol", "list_protocols", "register_protocol"]
 
 
-@dataclass(frozen=True)
-class Protocol:
-    """How keypoints are transferred, where errors are measured and what counts as correct.
+class ProtocolRegistry:
+    """Named protocols; ``get`` resolves ``<family>`` to ``<family>/<dataset>`` and checks the dataset."""
 
-    * ``direction``: ``trg_to_src`` queries target keypoints and compares the predictions with
-      source keypoints (DenseMatching, CATs, NCNet, SFNet, NeMF); ``src_to_trg`` the converse
-      (DHPF, GeoAware).
-    * ``threshold``: reference length L of PCK@α (correct iff error <= α·L):
-      ``image`` = max(H, W), ``bbox`` = max(w, h) of the box, ``kps_extent`` = max of the x and y
-      extents of the keypoints, ``frame`` = the side of the square evaluation frame;
-      ``threshold_side`` picks the source or the target image for it.
-    * ``frame``: ``original`` pixels, ``square`` = anisotropic resize of each image to
-      ``frame_size``², ``long_side_pad`` = isotropic resize to long side ``frame_size`` and centred
-      zero-padding to a square. Methods see the framed images; errors are measured in the frame.
-    * ``comparison``: ``le`` (<=, the common one) or ``lt`` (strict <, GeoAware).
-    * ``query_rounding``: where a dense field is read for a query keypoint k: ``none`` = at k
-      (bilinear); ``round`` = at the nearest pixel (SFNet); ``round_offset`` = at the nearest pixel,
-      the displacement then added to k itself (DenseMatching); ``trunc`` = at k truncated toward
-      zero, as CATs' ``.long()``.  Snapped positions are clamped into the image.
-    * ``extent_pad_bug``: reproduce DHPF/CATs' PF-WILLOW extent over −1 padded keypoints.
-    * ``bucket_alpha``/``buckets``: per-class and difficulty breakdowns (meta keys) at this α.
-    * ``jaccard_empty_gt`` (co-segmentation only): Jaccard of an image whose GT mask is empty is
-      ``skip`` (left out of J, kept in precision), ``zero``, or ``one_if_pred_empty``.
-    * ``method_sees``: ground truth beyond the default blinded view that this protocol's paper
-      really gives the method at test time (``query_bbox``: the query side's box); empty for
-      every built-in preset.  See :class:`corrbench.api.Method` for what a method always sees.
-    """
+    def __init__(self, builtins: Iterable[Protocol] | None = None) -> None:
+        self._builtins = None if builtins is None else tuple(builtins)
+        self._protocols: dict[str, Protocol] = {}
+        self._loaded = False
 
-    name: str
-    description: str = ""
-    direction: Direction = "trg_to_src"
-    threshold: ThresholdRef = "image"
-    threshold_side: Side = "source"
-    frame: Frame = "original"
-    frame_size: int | None = None
-    comparison: Literal["le", "lt"] = "le"
-    alphas: tuple[float, ...] = (0.05, 0.1, 0.15)
-    query_rounding: Literal["none", "round", "round_offset", "trunc"] = "none"
-    extent_pad_bug: bool = False
-    bucket_alpha: float = 0.1
-    buckets: tuple[str, ...] = ()
-    jaccard_empty_gt: Literal["skip", "zero", "one_if_pred_empty"] = "skip"
-    method_sees: tuple[str, ...] = ()
-    datasets: tuple[str, ...] = field(default=(), compare=False)  # where the preset is meant to be used
+    def _ensure(self) -> dict[str, Protocol]:
+        if not self._loaded:
+            if self._builtins is None:
+                from corrbench.eval.presets import BUILTIN_PRESETS
 
-    def __post_init__(self) -> None:
-        if self.frame != "original" and not self.frame_size:
-            raise ValueError(f"protocol {self.name}: frame '{self.frame}' needs frame_size")
-        unknown = sorted(set(self.method_sees) - set(METHOD_SEES_EXTRAS))
-        if unknown:
-            raise ValueError(f"protocol {self.name}: method_sees has unknown item(s) {unknown}; "
-                             f"allowed: {', '.join(METHOD_SEES_EXTRAS)}")
-        object.__setattr__(self, "method_sees", tuple(self.method_sees))
-        if self.bucket_alpha not in self.alphas:
-            object.__setattr__(self, "alphas", tuple(sorted({*self.alphas, self.bucket_alpha})))
+                self._builtins = BUILTIN_PRESETS
+            user = self._protocols
+            self._protocols = {p.name: p for p in self._builtins}
+            for name, protocol in user.items():
+                self._protocols[name] = protocol
+            self._loaded = True
+        return self._protocols
 
-    @property
-    def query_side(self) -> Literal["src", "trg"]:
-        return "trg" if self.direction == "trg_to_src" else "src"
+    def register(self, protocol: Protocol, replace: bool = False) -> Protocol:
+        """Add a protocol; a name already taken (a built-in included) needs ``replace=True``."""
+        protocols = self._ensure()
+        if protocol.name in protocols and not replace and protocols[protocol.name] != protocol:
+            raise UsageError(f"protocol '{protocol.name}' already exists; give yours another name "
+                             "(or pass replace=True to shadow it deliberately)")
+        protocols[protocol.name] = protocol
+        return protocol
 
-    @property
-    def answer_side(self) -> Literal["src", "trg"]:
-        return "src" if self.direction == "trg_to_src" else "trg"
+    def list(self) -> list[Protocol]:
+        protocols = self._ensure()
+        return [protocols[name] for name in sorted(protocols)]
 
-    def with_options(self, **changes: Any) -> "Protocol":
-        """A copy with some fields changed, renamed so results never pass it off as the preset."""
-        if not changes:
-            return self
-        suffix = ",".join(f"{key}={value}" for key, value in sorted(changes.items()))
-        return replace(self, name=f"{self.name}[{suffix}]", **changes)
+    def get(self, name_or_protocol: "str | Protocol", dataset: str | None = None,
+            any_dataset: bool = False) -> Protocol:
+        """Look a protocol up by name (close-name suggestions on a typo).
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data.pop("datasets")
-        data["alphas"] = list(self.alphas)
-        data["buckets"] = list(self.buckets)
-        data["method_sees"] = list(self.method_sees)
-        return data
+        A convention whose details differ per benchmark (e.g. DHPF's threshold is the image side on
+        PF-PASCAL but the box on SPair) is registered once per dataset as ``<family>/<dataset>``;
+        asking for ``<family>`` with ``dataset`` given resolves to that concrete preset.  A preset
+        meant for other datasets is refused unless ``any_dataset`` (a dataset's own default).
+        A :class:`Protocol` object is returned as it is: its caller built it on purpose.
+        """
+        if isinstance(name_or_protocol, Protocol):
+            return name_or_protocol
+        protocols = self._ensure()
+        name = str(name_or_protocol)
+        if dataset and f"{name}/{dataset}" in protocols and name not in protocols:
+            name = f"{name}/{dataset}"
+        if name not in protocols:
+            from corrbench.registry import suggest
+
+            families = sorted({key.split("/")[0] for key in protocols} | set(protocols))
+            raise UsageError(
+                f"unknown protocol '{name}'"
+                + (f" for dataset '{dataset}'" if dataset else "")
+                + f".{suggest(name, families)} See `corrbench list protocols`."
+            )
+        protocol = protocols[name]
+        if dataset and protocol.datasets and dataset not in protocol.datasets and not any_dataset:
+            family = name.split("/")[0]
+            alternative = f"{family}/{dataset}"
+            hint = (f"use '{alternative}'" if alternative in protocols
+                    else "see `corrbench list protocols` for the presets of this dataset")
+            raise UsageError(f"protocol '{name}' is defined for {', '.join(protocol.datasets)}, not '{dataset}'; "
+                             f"{hint}")
+        return protocol
 
 
-_PRESETS: dict[str, Protocol] = {}
+PROTOCOLS = ProtocolRegistry()
 
 
-def register_protocol(protocol: Protocol) -> Protocol:
-    """Add a named preset (used by the core at import of this module)."""
-    _PRESETS[protocol.name] = protocol
-    return protocol
+def register_protocol(protocol: Protocol, replace: bool = False) -> Protocol:
+    return PROTOCOLS.register(protocol, replace=replace)
 
 
 def list_protocols() -> list[Protocol]:
-    _ensure_presets()
-    return [_PRESETS[name] for name in sorted(_PRESETS)]
+    return PROTOCOLS.list()
 
 
-def get_protocol(name_or_protocol: "str | Protocol", dataset: str | None = None) -> Protocol:
-    """Look a preset up by name (close-name suggestions on a typo).
-
-    A convention whose details differ per benchmark (e.g. DHPF's threshold is the image side on
-    PF-PASCAL but the box on SPair) is registered once per dataset as ``<family>/<dataset>``;
-    asking for ``<family>`` with ``dataset`` given resolves to that concrete preset.
-    """
-    if isinstance(name_or_protocol, Protocol):
-        return name_or_protocol
-    _ensure_presets()
-    name = str(name_or_protocol)
-    if name in _PRESETS:
-        return _PRESETS[name]
-    if dataset and f"{name}/{dataset}" in _PRESETS:
-        return _PRESETS[f"{name}/{dataset}"]
-    from corrbench.registry import suggest
-
-    families = sorted({key.split("/")[0] for key in _PRESETS} | set(_PRESETS))
-    raise UsageError(
-        f"unknown protocol '{name}'"
-        + (f" for dataset '{dataset}'" if dataset else "")
-        + f".{suggest(name, families)} See `corrbench list protocols`."
-    )
-
-
-def _ensure_presets() -> None:
-    if not _PRESETS:
-        from corrbench.eval import presets  # noqa: F401  (registers the built-in presets)
+def get_protocol(name_or_protocol: "str | Protocol", dataset: str | None = None,
+                 any_dataset: bool = False) -> Protocol:
+    return PROTOCOLS.get(name_or_protocol, dataset=dataset, any_dataset=any_dataset)

@@ -33,7 +33,9 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_protocol(dataset: Dataset, protocol: "str | Protocol | None") -> Protocol:
-    return get_protocol(protocol or dataset.default_protocol, dataset=dataset.name)
+    """The named (or default) protocol for ``dataset``; a preset meant for other datasets is refused."""
+    name = protocol or dataset.default_protocol
+    return get_protocol(name, dataset=dataset.name, any_dataset=name == dataset.default_protocol)
 
 
 def method_batch_size(method: Method, batch_size: int | None) -> int:

@@ -106,8 +106,9 @@ def _table_cells(text: str) -> dict[tuple[str, str], dict[str, str]]:
 
 def compare_values(committed: pd.DataFrame, fresh: pd.DataFrame, tolerance: float) -> pd.DataFrame:
     """Rows whose value moved beyond ``tolerance`` (or appeared/disappeared), as a diff table."""
-    left = committed[VALUE_KEY + ["value", "method_version", "dataset_version"]]
-    right = fresh[VALUE_KEY + ["value", "method_version", "dataset_version"]]
+    versions = ["method_version", "dataset_version", "protocol_version"]
+    left = normalise_rows(committed)[VALUE_KEY + ["value", *versions]]
+    right = normalise_rows(fresh)[VALUE_KEY + ["value", *versions]]
     merged = left.merge(right, on=VALUE_KEY, how="outer", suffixes=("_committed", "_now"))
     delta = (merged["value_now"] - merged["value_committed"]).abs()
     moved = merged[(delta > tolerance) | merged["value_now"].isna() | merged["value_committed"].isna()]
@@ -128,8 +129,9 @@ def check(directory: str | Path = "leaderboards", *, rerun: bool = True, base: s
             committed = committed.merge(key, on=IDENTITY_KEY, how="inner")
             moved = compare_values(committed, fresh, tolerance)
             if not moved.empty:
-                bumped = (moved["method_version_committed"] != moved["method_version_now"]).any()
-                hint = ("the method version was bumped: run `corrbench leaderboard update`" if bumped else
+                bumped = any((moved[f"{v}_committed"] != moved[f"{v}_now"]).any()
+                             for v in ("method_version", "dataset_version", "protocol_version"))
+                hint = ("a method, dataset or protocol version was bumped: run `corrbench leaderboard update`" if bumped else
                         "numbers changed WITHOUT a method/dataset version bump: a regression, or bump the "
                         "version and run `corrbench leaderboard update`")
                 report.problems.append(f"{run.method} on {run.dataset}/{run.split}: {len(moved)} value(s) moved; {hint}")
@@ -142,7 +144,8 @@ def check(directory: str | Path = "leaderboards", *, rerun: bool = True, base: s
             now = read_rows(directory, csv.parent.name)
             moved = compare_values(old, now, 0.0)
             same_version = moved[(moved["method_version_committed"] == moved["method_version_now"])
-                                 & (moved["dataset_version_committed"] == moved["dataset_version_now"])]
+                                 & (moved["dataset_version_committed"] == moved["dataset_version_now"])
+                                 & (moved["protocol_version_committed"] == moved["protocol_version_now"])]
             if not same_version.empty:
                 report.problems.append(
                     f"{csv.parent.name}: {len(same_version)} committed value(s) differ from {base} with the same "

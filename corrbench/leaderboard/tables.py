@@ -23,12 +23,12 @@ from corrbench.io import atomic_write_text
 
 COLUMNS = [
     "method", "method_version", "weights", "options", "seed", "dataset", "dataset_version", "split",
-    "protocol", "metric", "alpha", "category", "value", "n_pairs", "n_kps", "provenance",
+    "protocol", "protocol_version", "metric", "alpha", "category", "value", "n_pairs", "n_kps", "provenance",
 ]
 #: One run whatever the code versions: what a listed (re-runnable) run is matched by.
 IDENTITY_KEY = ["method", "weights", "options", "seed", "dataset", "split", "protocol"]
 #: The rows of one run: replaced only by a run with all of these equal.
-RUN_KEY = IDENTITY_KEY + ["method_version", "dataset_version"]
+RUN_KEY = IDENTITY_KEY + ["method_version", "dataset_version", "protocol_version"]
 MEAN = "mean"
 ALL_PAIRS = "all-pairs"
 NO_OPTIONS = "{}"
@@ -91,6 +91,7 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
         "dataset_version": str(prov.get("dataset_version", "")),
         "split": result.split,
         "protocol": result.protocol.name,
+        "protocol_version": str(getattr(result.protocol, "version", "1")),
         "provenance": f"corrbench {prov.get('corrbench_version')}; torch {prov.get('torch_version')}; "
                       f"seed {prov.get('seed')}",
     }
@@ -131,7 +132,7 @@ def read_rows(directory: str | Path, dataset: str) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
     return normalise_rows(pd.read_csv(path, dtype={"method_version": str, "dataset_version": str,
-                                                   "weights": str, "options": str}))
+                                                   "weights": str, "options": str, "protocol_version": str}))
 
 
 def normalise_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -140,6 +141,9 @@ def normalise_rows(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("method_version", "dataset_version"):
         if column not in frame:
             frame[column] = ""
+    if "protocol_version" not in frame:  # written before presets were versioned: all were version 1
+        frame["protocol_version"] = "1"
+    frame["protocol_version"] = frame["protocol_version"].astype(str)
     if "options" not in frame:  # a CSV written before runs were keyed by options and seed
         frame["options"] = NO_OPTIONS
     if "seed" not in frame:
@@ -183,9 +187,10 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
         classes = [c for c in (categories or []) if c in present]
         classes += sorted(c for c in present if c not in classes and c not in (MEAN, ALL_PAIRS))
         columns = classes + [c for c in (MEAN, ALL_PAIRS) if c in present]
-        runs = group.sort_values(["method", "weights", "options", "seed", "method_version"])[
-            ["method", "weights", "options", "seed", "method_version"]].drop_duplicates()
-        run_labels = [run_label(m, o, sd) for m, _, o, sd, _ in runs.itertuples(index=False)]
+        version_columns = ["method_version", "dataset_version", "protocol_version"]
+        runs = group.sort_values(["method", "weights", "options", "seed", *version_columns])[
+            ["method", "weights", "options", "seed", *version_columns]].drop_duplicates()
+        run_labels = [run_label(m, o, sd) for m, _, o, sd, *_ in runs.itertuples(index=False)]
         seen = list(zip(run_labels, runs["weights"]))
         clashing = {cell for cell in seen if seen.count(cell) > 1}
         lines = [
@@ -196,13 +201,21 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
             "| method | weights | " + " | ".join(columns) + " |",
             "|---|---|" + "---:|" * len(columns),
         ]
-        for run_name, (method, weights, options, seed, version) in zip(run_labels, runs.itertuples(index=False)):
+        for run_name, run in zip(run_labels, runs.itertuples(index=False)):
+            method, weights, options, seed, version, data_version, protocol_version = run
             rows = group[(group["method"] == method) & (group["weights"] == weights) & (group["options"] == options)
-                         & (group["seed"] == seed) & (group["method_version"] == version)]
+                         & (group["seed"] == seed) & (group["method_version"] == version)
+                         & (group["dataset_version"] == data_version)
+                         & (group["protocol_version"] == protocol_version)]
             values = dict(zip(rows["category"], rows["value"]))
             cells = [_format_percent(values.get(c, float("nan"))) for c in columns]
-            if (run_name, weights) in clashing:  # two versions of one run: say which is which
-                run_name = f"{run_name} (v{version})"
+            if (run_name, weights) in clashing:  # versions of one run: say which is which
+                same_cell = [r for label, r in zip(run_labels, runs.itertuples(index=False))
+                             if (label, r[1]) == (run_name, weights)]
+                parts = [f"{prefix}{value}" for i, (prefix, value) in enumerate(
+                    (("v", version), ("data v", data_version), ("protocol v", protocol_version)))
+                    if len({r[4 + i] for r in same_cell}) > 1]
+                run_name = f"{run_name} ({', '.join(parts)})"
             lines.append(f"| {run_name} | {weights} | " + " | ".join(cells) + " |")
         name = f"{split}__{str(protocol).replace('/', '_')}__{label}.md"
         tables[name] = "\n".join(lines) + "\n"
