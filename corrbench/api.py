@@ -151,8 +151,10 @@ class Method(ABC):
 
     def __init__(self, weights: str | None = None, device: str = "cpu", **options: Any) -> None:
         if options:
+            from corrbench.errors import UsageError
+
             unknown = ", ".join(sorted(options))
-            raise TypeError(f"method '{self.name}' has no option(s): {unknown}")
+            raise UsageError(f"bad option for method '{self.name}': it has no option(s) {unknown}")
         self.weights = weights
         self.device = device
 

@@ -89,17 +89,37 @@ def resolve(group: str, name: str) -> Any:
         ) from error
 
 
+def check_options(kind: str, name: str, constructor: Any, options: dict[str, Any]) -> None:
+    """Refuse option names the constructor does not take, before calling it.
+
+    Only this is reported as "bad option": an error raised *inside* a constructor is a bug (or the
+    plugin's own one-line error) and surfaces as it is, with its traceback.
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(constructor)
+    except (TypeError, ValueError):  # a builtin or C type: let the call speak for itself
+        return
+    parameters = signature.parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return  # **options: the plugin checks its own keys
+    known = [n for n, p in parameters.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL
+             and n not in ("self", "root", "split", "weights", "device")]
+    unknown = sorted(set(options) - set(parameters))
+    if unknown:
+        hints = "".join(suggest(key, known) for key in unknown[:1])
+        raise UsageError(f"bad option for {kind} '{name}': it has no option(s) {', '.join(unknown)}.{hints} "
+                         f"Known: {', '.join(known) or 'none'}")
+
+
 def load_method(name: str, **options: Any):
     cls = resolve(METHOD_GROUP, name)
-    try:
-        return cls(**options)
-    except TypeError as error:
-        raise UsageError(f"bad option for method '{name}': {error}") from error
+    check_options("method", name, cls.__init__, options)
+    return cls(**options)
 
 
 def load_dataset(name: str, root: str | None = None, split: str = "test", **options: Any):
     cls = resolve(DATASET_GROUP, name)
-    try:
-        return cls(root=root, split=split, **options)
-    except TypeError as error:
-        raise UsageError(f"bad option for dataset '{name}': {error}") from error
+    check_options("dataset", name, cls.__init__, {"root": root, "split": split, **options})
+    return cls(root=root, split=split, **options)

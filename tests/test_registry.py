@@ -75,3 +75,21 @@ def test_two_distributions_registering_one_name_is_an_error_naming_both(tmp_path
     assert "evil-identity" in listing and "corrbench.baselines.identity:IdentityMethod" in listing
     assert "name clash" in listing
     assert corrbench.load_method("feature-nn").name == "feature-nn"  # other names are unaffected
+
+
+def test_a_bug_inside_a_constructor_is_not_passed_off_as_a_bad_option(monkeypatch):
+    from corrbench.baselines.identity import IdentityMethod
+
+    class Buggy(IdentityMethod):
+        def __init__(self, stride: int = 1, **kw):
+            super().__init__(**kw)
+            len(None)  # a TypeError inside the plugin: a bug, with its traceback
+
+    monkeypatch.setattr(registry, "resolve", lambda group, name: Buggy)
+    with pytest.raises(TypeError, match="NoneType"):
+        corrbench.load_method("buggy", stride=2)
+
+
+def test_a_mistyped_option_suggests_the_close_name():
+    with pytest.raises(UsageError, match=r"no option\(s\) strid\. Did you mean 'stride'\?"):
+        corrbench.load_method("feature-nn", strid=4)
