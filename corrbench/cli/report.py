@@ -23,8 +23,11 @@ def _pct(value: Any) -> str:
 
 def headline_metrics(result: Any) -> list[str]:
     """The metric columns worth printing: PCK at each alpha, else every non-count metric."""
-    names = [n for n in result.summary if n.startswith("pck@")]
-    names += [n for n in result.summary if n.startswith(("mask_", "tss_", "seg_"))]
+    from corrbench.metrics.names import parse_key
+
+    metrics = {name: parse_key(name) for name in result.summary}
+    names = [n for n, m in metrics.items() if m.name == "pck" and m.averaging == "class_mean"]
+    names += [n for n, m in metrics.items() if m.is_score and m.alpha is None]
     return names
 
 
@@ -51,9 +54,15 @@ def per_class_table(result: Any):
     counts = [str(summary.get("n_pairs", ""))] + ([str(summary.get("n_kps", ""))] if has_kps else [])
     table.add_row("mean (classes)", *[_pct(summary.get(n)) for n in metric_names], *counts)
     if has_kps:
-        for label, prefix in (("all pairs", "pck_pairs@"), ("pooled kps", "pck_kpt@")):
-            table.add_row(label, *[_pct(summary.get(n.replace("pck@", prefix))) if n.startswith("pck@") else ""
-                                   for n in metric_names], "", "")
+        from corrbench.metrics.names import MetricId, parse_key
+
+        for label, family, averaging in (("all pairs", "pck", "all_pairs"), ("pooled kps", "pck_kpt", "pooled_keypoints")):
+            cells = []
+            for n in metric_names:
+                metric = parse_key(n)
+                same_alpha = MetricId(family, metric.alpha, averaging).key if metric.name == "pck" else None
+                cells.append(_pct(summary.get(same_alpha)) if same_alpha else "")
+            table.add_row(label, *cells, "", "")
     return table
 
 

@@ -82,15 +82,17 @@ class KeypointTask(Task):
 
     def assemble(self, records: Sequence[dict[str, Any]], categories: Sequence[str]) -> Assembled:
         from corrbench.metrics.mask_scoring import aggregate_masks
-        from corrbench.metrics.pck import aggregate_pck
+        from corrbench.metrics.pck import PCKMetric
 
-        keypoint_records = [r for r in records if "n_kps" in r]
-        if keypoint_records:
-            aggregates = aggregate_pck(keypoint_records, self.protocol.alphas, self.protocol.bucket_alpha,
-                                       categories)
+        metric = PCKMetric.from_protocol(self.protocol)
+        for record in records:
+            if "n_kps" in record:
+                metric.add(record)
+        if metric.records:
+            aggregates = metric.compute(categories)
         else:
             aggregates = {"summary": {"n_pairs": len(records)}, "per_class": {}, "buckets": {}}
-        mask_summary, mask_per_class = aggregate_masks(records, categories)
+        mask_summary, mask_per_class = aggregate_masks(records, categories, self.protocol.jaccard_empty_gt)
         per_class = aggregates["per_class"]
         for category, values in mask_per_class.items():
             per_class.setdefault(category, {}).update(values)
@@ -168,7 +170,7 @@ class FlowTask(Task):
                 "missing_direction": kit_answer.flow1 is None or kit_answer.flow2 is None}
 
     def assemble(self, records: Sequence[dict[str, Any]], categories: Sequence[str]) -> Assembled:
-        from corrbench.tss.evaluate import tss_result_from_records
+        from corrbench.tss.result import tss_result_from_records
 
         scored = tss_result_from_records(records, kit=self.kit, auto_flip=self.auto_flip)
         missing = sum(1 for r in records if r.get("missing_direction"))

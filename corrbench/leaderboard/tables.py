@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator
 import pandas as pd
 
 from corrbench.io import atomic_write_text
+from corrbench.metrics.names import MetricId, parse_key
 
 COLUMNS = [
     "method", "method_version", "weights", "options", "seed", "dataset", "dataset_version", "split",
@@ -65,16 +66,6 @@ def run_label(method: str, options: str = NO_OPTIONS, seed: int = 0) -> str:
     return f"{method} [{', '.join(extras)}]" if extras else method
 
 
-def _alpha_of(name: str) -> tuple[str, float | None]:
-    if "@" in name:
-        metric, alpha = name.split("@", 1)
-        try:
-            return metric, float(alpha)
-        except ValueError:
-            return name, None
-    return name, None
-
-
 def rows_from_result(result: Any) -> list[dict[str, Any]]:
     """Long-format rows of an evaluation result (per class, mean over classes, all pairs, buckets)."""
     from corrbench.eval.identity import options_text
@@ -97,29 +88,26 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
     }
     rows: list[dict[str, Any]] = []
 
-    def add(metric_name: str, category: str, value: float, n_pairs: int, n_kps: int | None) -> None:
-        metric, alpha = _alpha_of(metric_name)
-        rows.append({**base, "metric": metric, "alpha": alpha, "category": category,
+    def add(metric: MetricId, category: str, value: float, n_pairs: int, n_kps: int | None) -> None:
+        rows.append({**base, "metric": metric.name, "alpha": metric.alpha, "category": category,
                      "value": round(float(value), 6), "n_pairs": n_pairs, "n_kps": n_kps})
 
     n_pairs_total = int(result.summary.get("n_pairs", 0))
     n_kps_total = result.summary.get("n_kps")
     for category, metrics in result.per_class.items():
         for name, value in metrics.items():
-            if "@" in name or name.startswith(("seg_", "mask_", "tss_")):
-                add(name, category, value, int(metrics.get("n_pairs", 0)), metrics.get("n_kps"))
+            metric = parse_key(name)
+            if metric.is_score:
+                add(metric, category, value, int(metrics.get("n_pairs", 0)), metrics.get("n_kps"))
     for name, value in result.summary.items():
-        if "@" not in name and not name.startswith(("seg_", "mask_", "tss_")):
-            continue
-        metric, alpha = _alpha_of(name)
-        if metric.endswith("_pairs"):
-            add(f"{metric[: -len('_pairs')]}@{alpha:g}", ALL_PAIRS, value, n_pairs_total, n_kps_total)
-        else:
-            add(name, MEAN, value, n_pairs_total, n_kps_total)
+        metric = parse_key(name)
+        if metric.is_score:
+            column = ALL_PAIRS if metric.averaging == "all_pairs" else MEAN
+            add(metric, column, value, n_pairs_total, n_kps_total)
     protocol_alpha = getattr(result.protocol, "bucket_alpha", None)
     for key, groups in (result.buckets or {}).items():
         for bucket, value in groups.items():
-            add(f"pck@{protocol_alpha:g}", f"{key}={bucket}", value, 0, None)
+            add(MetricId("pck", protocol_alpha), f"{key}={bucket}", value, 0, None)
     return rows
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -81,13 +81,31 @@ def precision(pred: np.ndarray, gt: np.ndarray) -> float:
     return float(np.count_nonzero(m == g)) / m.size
 
 
+def score_mask(pred: np.ndarray, gt: np.ndarray, jaccard_empty_gt: EmptyGT = "skip") -> dict[str, Any]:
+    """Jaccard and precision of one image at the GT's resolution, with the empty-GT rule applied.
+
+    ``jaccard_empty_gt`` says what J is for an image whose GT has no foreground: ``skip`` (NaN, not
+    averaged; the widely used Internet evaluator), ``zero``, or ``one_if_pred_empty`` (1 when the
+    prediction is empty too, else 0).  P is always computed.
+    """
+    if jaccard_empty_gt not in EMPTY_GT_POLICIES:
+        raise ValueError(f"jaccard_empty_gt must be one of {EMPTY_GT_POLICIES}, got {jaccard_empty_gt!r}")
+    m, g = _pair(pred, gt)
+    empty_gt = not g.any()
+    if empty_gt:
+        j = {"skip": float("nan"), "zero": 0.0, "one_if_pred_empty": float(not m.any())}[jaccard_empty_gt]
+    else:
+        j = int(np.count_nonzero(m & g)) / int(np.count_nonzero(m | g))
+    return {"jaccard": j, "precision": float(np.count_nonzero(m == g)) / m.size, "empty_gt": bool(empty_gt)}
+
+
 @dataclass
 class MaskMetric:
     """Accumulates per-image J and P; ``compute()`` gives per-image, per-class and mean values.
 
-    ``jaccard_empty_gt`` says what J is for an image whose GT has no foreground: ``skip`` (not
-    averaged; the widely used Internet evaluator), ``zero``, or ``one_if_pred_empty`` (1 when the
-    prediction is empty too, else 0).  P is always kept.  ``mean`` is the mean of class means.
+    The evaluator feeds it the per-image scores kept in per-pair records (:meth:`add`), so resumed
+    and distributed runs aggregate exactly like fresh ones.  Per class, J is the mean over images
+    with a defined J; ``mean`` is the mean of the defined class means.
     """
 
     jaccard_empty_gt: EmptyGT = "skip"
@@ -97,41 +115,44 @@ class MaskMetric:
         if self.jaccard_empty_gt not in EMPTY_GT_POLICIES:
             raise ValueError(f"jaccard_empty_gt must be one of {EMPTY_GT_POLICIES}, got {self.jaccard_empty_gt!r}")
 
-    def update(self, pred: np.ndarray, gt: np.ndarray, category: str = "all", image_id: str = "") -> None:
-        m, g = _pair(pred, gt)
-        empty_gt = not g.any()
-        if empty_gt:
-            j = {"skip": float("nan"), "zero": 0.0, "one_if_pred_empty": float(not m.any())}[self.jaccard_empty_gt]
-        else:
-            j = int(np.count_nonzero(m & g)) / int(np.count_nonzero(m | g))
-        p = float(np.count_nonzero(m == g)) / m.size
-        self.records.append({"image_id": image_id, "category": category, "jaccard": j,
-                             "precision": p, "empty_gt": empty_gt})
+    def update(self, pred: np.ndarray, gt: np.ndarray, category: str = "all", image_id: str = "") -> dict:
+        record = {"image_id": image_id, "category": category, **score_mask(pred, gt, self.jaccard_empty_gt)}
+        self.records.append(record)
+        return record
+
+    def add(self, score: dict, category: str, image_id: str = "") -> None:
+        """An image already scored by :func:`score_mask` (e.g. read back from a record file)."""
+        self.records.append({"image_id": image_id, "category": category, **score})
 
     def reset(self) -> None:
         self.records.clear()
 
-    def compute(self) -> dict:
+    def compute(self, categories: Sequence[str] | None = None) -> dict:
         by_class: dict[str, list[dict]] = defaultdict(list)
         for record in self.records:
             by_class[record["category"]].append(record)
+        order = [c for c in (categories or sorted(by_class)) if c in by_class]
+        order += sorted(c for c in by_class if c not in order)
         per_class = {}
-        for category, records in by_class.items():
+        for category in order:
+            records = by_class[category]
             js = [r["jaccard"] for r in records if not math.isnan(r["jaccard"])]
             per_class[category] = {
                 "jaccard": float(np.mean(js)) if js else float("nan"),
                 "precision": float(np.mean([r["precision"] for r in records])),
                 "n_images": len(records),
-                "n_empty_gt": sum(r["empty_gt"] for r in records),
+                "n_empty_gt": sum(bool(r["empty_gt"]) for r in records),
             }
+
         def mean_of(key: str) -> float:
-            values = [c[key] for c in per_class.values()]
+            values = [c[key] for c in per_class.values() if not math.isnan(c[key])]
             return float(np.mean(values)) if values else float("nan")
+
         return {
             "per_image": list(self.records),
             "per_class": per_class,
             "mean": {"jaccard": mean_of("jaccard"), "precision": mean_of("precision"),
                      "n_images": len(self.records),
-                     "n_empty_gt": sum(r["empty_gt"] for r in self.records),
+                     "n_empty_gt": sum(bool(r["empty_gt"]) for r in self.records),
                      "jaccard_empty_gt": self.jaccard_empty_gt},
         }

@@ -148,6 +148,13 @@ class PCKMetric:
         self.records.append(record)
         return record
 
+    def add(self, record: dict[str, Any]) -> None:
+        """A pair already scored by :meth:`make_record` (fresh, resumed from disk or from another rank)."""
+        self.records.append(record)
+
+    def reset(self) -> None:
+        self.records.clear()
+
     def compute(self, categories: Sequence[str] | None = None) -> dict[str, Any]:
         return aggregate_pck(self.records, self.alphas, self.bucket_alpha, categories)
 
