@@ -148,6 +148,8 @@ class Method(ABC):
     directions: ClassVar[tuple[Direction, ...]] = DIRECTIONS
     #: True when ``predict`` gains from several pairs at once (the evaluator then batches).
     supports_batching: ClassVar[bool] = False
+    #: False for weight-free methods: ``--weights`` is then refused instead of silently recorded.
+    takes_weights: ClassVar[bool] = True
 
     def __init__(self, weights: str | None = None, device: str = "cpu", **options: Any) -> None:
         if options:

@@ -80,7 +80,7 @@ def resolve(group: str, name: str) -> Any:
     ep = eps[name][0]
     try:
         return ep.load()
-    except Exception as error:  # a broken plugin must not look like a corrbench bug
+    except (Exception, SystemExit) as error:  # a broken plugin must not look like a corrbench bug
         dist = ep.dist
         label = f"{dist.metadata['Name']} {dist.version}" if dist else ep.value
         raise PluginImportError(

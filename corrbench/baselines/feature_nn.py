@@ -65,6 +65,7 @@ def match_fields(query: torch.Tensor, reference: torch.Tensor, reference_grid: t
 class FeatureNNMethod(Method):
     name = "feature-nn"
     version = "1"
+    takes_weights = False
 
     def __init__(self, weights: str | None = None, device: str = "cpu", stride: int = 4, radius: int = 12,
                  colour_weight: float = 0.5, temperature: float = 0.02, window: float = 2.0,

@@ -21,6 +21,7 @@ def relative_position_field(from_size: tuple[int, int], to_size: tuple[int, int]
 class IdentityMethod(Method):
     name = "identity"
     version = "1"
+    takes_weights = False
 
     def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
         predictions = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -19,8 +20,71 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise UsageError(f"bad --option '{item}': expected KEY=VALUE")
         key, value = item.split("=", 1)
-        options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        try:
+            options[key.strip().replace("-", "_")] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UsageError(f"bad --option '{item}': the value is not a number, word, list or mapping "
+                             "(quote it, e.g. -o 'key=\"[1\"')") from None
     return options
+
+
+def check_device(device: str) -> str:
+    """``--device`` must name a torch device that exists here, checked before any model is built."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise UsageError(f"bad --device '{device}': expected cpu, cuda, cuda:N or mps") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) here")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError(f"--device {device}: MPS is not available here; use --device cpu")
+    elif parsed.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {device}: corrbench runs on cpu, cuda or mps")
+    return device
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Every place a run will write is checked before the first pair, so no work is lost at the end."""
+    from pathlib import Path
+
+    def writable_folder(folder: Path, what: str) -> None:
+        existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise UsageError(f"{what} {folder}: {existing} is a file, not a folder; choose another path")
+        if existing is not None and not os.access(existing, os.W_OK):
+            raise UsageError(f"{what} {folder}: {existing} is not writable; choose another path")
+
+    if getattr(args, "json_path", None):
+        path = Path(args.json_path)
+        if path.is_dir():
+            raise UsageError(f"--json {path} is a folder; give a file name such as {path / 'result.json'}")
+        writable_folder(path.parent if str(path.parent) else Path("."), "--json")
+    if not getattr(args, "no_leaderboard", True) and getattr(args, "limit", None) is None:
+        writable_folder(Path(args.leaderboard), "--leaderboard")
+    if getattr(args, "runs_dir", None) and not getattr(args, "no_resume", False):
+        writable_folder(Path(args.runs_dir), "--runs-dir")
+    if getattr(args, "save_predictions", None):
+        writable_folder(Path(args.save_predictions), "--save-predictions")
+
+
+def check_weights(method: str, weights: str | None) -> None:
+    """``--weights`` must be a file, and only for methods that take weights."""
+    from pathlib import Path
+
+    from corrbench.errors import CheckpointError
+    from corrbench.registry import METHOD_GROUP, resolve
+
+    if weights is None:
+        return
+    if not getattr(resolve(METHOD_GROUP, method), "takes_weights", True):
+        raise UsageError(f"method '{method}' takes no weights; drop --weights {weights}")
+    if not Path(weights).is_file():
+        raise CheckpointError(f"--weights {weights}: no such file")
 
 
 def add_common_method_args(parser: argparse.ArgumentParser) -> None:
@@ -62,7 +126,9 @@ def build_method(args: argparse.Namespace):
     from corrbench.eval.distributed import rank_device
 
     options = parse_options(args.option)
-    return corrbench.load_method(args.method, weights=args.weights, device=rank_device(args.device), **options)
+    check_weights(args.method, args.weights)
+    device = check_device(rank_device(args.device))
+    return corrbench.load_method(args.method, weights=args.weights, device=device, **options)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -75,6 +141,7 @@ def handle(args: argparse.Namespace) -> int:
 
     # Resolve every name before any work or write: a typo fails fast and leaves nothing behind.
     resolve(METHOD_GROUP, args.method)
+    check_output_paths(args)
     dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
     protocol = resolve_protocol(dataset, args.protocol)
     method = build_method(args)

@@ -22,6 +22,9 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Any:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(f"cannot read checkpoint {path}: it is {'empty' if path.stat().st_size == 0 else 'not a torch file'} "
+                              "(damaged or wrong file): download or save it again")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -29,8 +32,19 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> Any:
             f"refusing {path}: it contains pickled code or objects that weights_only loading does not "
             f"allow ({str(error).splitlines()[0][:160]}); re-save it as a plain state_dict"
         ) from error
-    except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {str(error).splitlines()[0][:200]}") from error
+    except Exception as error:  # torch raises many types on a corrupt file (IndexError, KeyError, ...)
+        first = str(error).splitlines()[0][:200] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"cannot read checkpoint {path} ({first}); it is damaged or not a torch "
+                              "checkpoint: download or save it again") from error
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """``torch.save`` writes a zip archive (or, before torch 1.6, a pickle starting with 0x80)."""
+    import zipfile
+
+    with open(path, "rb") as handle:
+        head = handle.read(2)
+    return bool(head) and (head[:1] == b"\x80" or zipfile.is_zipfile(path))
 
 
 def save_checkpoint(obj: Any, path: str | Path) -> None:

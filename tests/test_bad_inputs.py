@@ -1,0 +1,64 @@
+"""Bad inputs, table-driven: each gives exit code 2, one line on stderr, no traceback, nothing written.
+
+Add the next bad input here: a row is (id, command-line arguments after ``corrbench``, a piece of the
+expected message).  ``{tmp}`` is a fresh folder; ``{file}`` an existing regular file in it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from corrbench.cli.main import main
+from tests.fake_plugins import activate, write_distribution
+
+RUN = ["run", "--dataset", "synthetic", "--limit", "2", "--no-resume", "--no-leaderboard"]
+
+CASES = [
+    ("option YAML", [*RUN, "--method", "identity", "-o", "foo=[1"], "bad --option 'foo=[1'"),
+    ("option without =", [*RUN, "--method", "identity", "-o", "foo"], "expected KEY=VALUE"),
+    ("unknown option", [*RUN, "--method", "feature-nn", "-o", "strid=4"], "Did you mean 'stride'?"),
+    ("device bogus", [*RUN, "--method", "feature-nn", "--device", "bogus"], "bad --device 'bogus'"),
+    ("device without cuda", [*RUN, "--method", "identity", "--device", "cuda:7"], "--device cuda:7"),
+    ("json is a folder", [*RUN, "--method", "identity", "--json", "{tmp}"], "is a folder"),
+    ("json below a file", [*RUN, "--method", "identity", "--json", "{file}/r.json"], "is a file, not a folder"),
+    ("leaderboard is a file", ["run", "--dataset", "synthetic", "--method", "identity", "--no-resume",
+                               "--leaderboard", "{file}"], "is a file, not a folder"),
+    ("runs dir is a file", [*RUN[:-2], "--method", "identity", "--runs-dir", "{file}", "--no-leaderboard"],
+     "--runs-dir"),
+    ("weights missing", [*RUN, "--method", "sfnet", "--weights", "{tmp}/nonexistent.pth"], "no such file"),
+    ("weights for a weight-free method", [*RUN, "--method", "identity", "--weights", "{file}"],
+     "takes no weights"),
+    ("checkpoint of random bytes", [*RUN, "--method", "sfnet", "--weights", "{random}"], "cannot read checkpoint"),
+    ("empty checkpoint", [*RUN, "--method", "sfnet", "--weights", "{empty}"], "cannot read checkpoint"),
+    ("plugin exits at import", [*RUN, "--method", "exiting"], "failed to import (SystemExit: 3)"),
+    ("protocol for another dataset", [*RUN, "--method", "identity", "--protocol", "sfnet/pfpascal"],
+     "is defined for pfpascal, not 'synthetic'"),
+]
+
+
+@pytest.fixture
+def exiting_plugin(tmp_path, monkeypatch):
+    site = write_distribution(tmp_path / "site", "corrbench-exiting", "1.0",
+                              {"corrbench.methods": {"exiting": "corrbench_exiting:Method"}},
+                              {"corrbench_exiting.py": "import sys\nsys.exit(3)\n"})
+    activate(site, monkeypatch)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, capsys, exiting_plugin, monkeypatch):
+    _, argv, message = case
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "file").write_text("x")
+    (work / "random.pth").write_bytes(bytes(range(1, 256)) * 16)  # no zip or pickle header
+    (work / "empty.pth").write_bytes(b"")
+    monkeypatch.chdir(work)
+    argv = [a.format(tmp=work, file=work / "file", random=work / "random.pth", empty=work / "empty.pth")
+            for a in argv]
+    before = sorted(p.relative_to(work) for p in work.rglob("*"))
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("corrbench: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert message in err, err
+    assert sorted(p.relative_to(work) for p in work.rglob("*")) == before
