@@ -194,3 +194,17 @@ def test_unknown_dataset_and_unsafe_card_file_name(tmp_path, cards, monkeypatch,
     assert "Did you mean 'spair'" in capsys.readouterr().err
     with pytest.raises(Exception, match="must be a relative path inside the dataset root"):
         fetch_dataset("spair", tmp_path / "root", progress=False)
+
+
+def test_without_a_published_checksum_the_first_digest_is_recorded_and_verified_later(server, tmp_path):
+    server.files["/u.bin"] = PAYLOAD
+    target = download(server.url("/u.bin"), tmp_path / "u.bin", progress=False)
+    recorded = (tmp_path / "u.bin.sha256").read_text().split()[0]
+    assert recorded == sha(PAYLOAD)
+    download(server.url("/u.bin"), target, progress=False)  # unchanged: verified, no request
+    assert len(server.requests) == 1
+    data = bytearray(target.read_bytes())
+    data[10] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(DownloadError, match="changed since its sha256 was recorded"):
+        download(server.url("/u.bin"), target, progress=False)

@@ -108,3 +108,98 @@ def test_corrupt_archive_is_one_line(tmp_path):
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ExtractError, match=r"cannot read archive .*broken.zip .*download again"):
         list_members(bad)
+
+
+# --- integrity, size limits, rollback ------------------------------------------------------
+def _tar_gz(path, files: dict[str, bytes], arcname_prefix: str = "") -> None:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in files.items():
+            info = tarfile.TarInfo(arcname_prefix + name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+
+
+def test_flipped_byte_in_tar_gz_is_found_and_nothing_is_left(tmp_path):
+    import os
+
+    archive = tmp_path / "a.tar.gz"
+    _tar_gz(archive, {"x/a.bin": os.urandom(200_000), "x/b.bin": os.urandom(200_000)})
+    data = bytearray(archive.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    with pytest.raises(ExtractError, match="corrupt"):
+        extract(archive, out)
+    assert not out.exists() or not any(out.rglob("*"))
+
+
+def test_truncated_tar_gz_is_refused(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    _tar_gz(archive, {"a.txt": b"hello" * 1000})
+    archive.write_bytes(archive.read_bytes()[:-12])  # the gzip trailer (CRC, size) is gone
+    with pytest.raises(ExtractError, match="corrupt or truncated"):
+        extract(archive, tmp_path / "out")
+
+
+def test_zip_crc_error_is_one_line_and_leaves_no_partial_file(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "a.zip"
+    payload = bytes(range(256)) * 400
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("big.bin", payload)
+    data = bytearray(archive.read_bytes())
+    data[data.index(payload[:64]) + 5000] ^= 0x01  # stored data changes, the CRC in the header does not
+    archive.write_bytes(bytes(data))
+    with pytest.raises(ExtractError, match=r"CRC error in member 'big.bin'"):
+        extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / "big.bin").exists()
+
+
+def test_zip_bomb_is_refused_before_writing(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", b"\0" * (64 * 2**20))
+    assert archive.stat().st_size < 2**20
+    with pytest.raises(ExtractError, match="decompression bomb"):
+        extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_link_refused_mid_extraction_removes_what_was_written(tmp_path):
+    import io
+    import tarfile
+
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w") as tf:
+        for name, data in (("first.txt", b"1"), ("second.txt", b"2")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("dir")
+        link.type, link.linkname = tarfile.SYMTYPE, "."
+        tf.addfile(link)
+        inner = tarfile.TarInfo("dir")  # a folder where the link already stands
+        inner.type = tarfile.DIRTYPE
+        tf.addfile(inner)
+    out = tmp_path / "out"
+    with pytest.raises(ExtractError, match="earlier link"):
+        extract(archive, out)
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_archive_made_with_tar_c_dir_dot_is_accepted(tmp_path):
+    import subprocess
+
+    source = tmp_path / "src"
+    (source / "sub").mkdir(parents=True)
+    (source / "sub" / "x.txt").write_text("x")
+    archive = tmp_path / "dot.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(source), "."], check=True)
+    assert extract(archive, tmp_path / "out") == ["sub/x.txt"]
+    assert (tmp_path / "out" / "sub" / "x.txt").read_text() == "x"

@@ -99,8 +99,19 @@ def download(
 ) -> Path:
     """Fetch ``url`` to ``destination`` (resuming a ``.part`` file); returns the final path."""
     target = Path(destination)
-    if target.is_file() and (sha256 is None or sha256_of(target) == sha256.lower()):
-        return target
+    recorded = recorded_digest(target)
+    if target.is_file():
+        actual = sha256_of(target)
+        expected = (sha256 or recorded or "").lower()
+        if not expected:  # first use of a file without a published checksum: trust it, remember it
+            record_digest(target, actual)
+            return target
+        if actual == expected:
+            return target
+        if sha256 is None:
+            raise DownloadError(f"{target} changed since its sha256 was recorded on first download "
+                                f"({expected[:16]}…, now {actual[:16]}…); delete it and its .sha256 file to "
+                                "download it again")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
     offset = partial.stat().st_size if partial.is_file() else 0
@@ -146,7 +157,26 @@ def download(
                 "the file was deleted, run again (report it if it persists)"
             )
     os.replace(partial, target)
+    if sha256 is None:
+        record_digest(target, sha256_of(target))
     return target
+
+
+def digest_file(target: Path) -> Path:
+    """Where the digest of a file without a published checksum is kept (trust on first use)."""
+    return target.with_name(target.name + ".sha256")
+
+
+def recorded_digest(target: Path) -> str | None:
+    path = digest_file(target)
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8").split()
+    return text[0].lower() if text else None
+
+
+def record_digest(target: Path, digest: str) -> None:
+    atomic_write_text(digest_file(target), f"{digest}  {target.name}\n")
 
 
 @dataclass
@@ -194,7 +224,8 @@ def fetch_dataset(
         log(f"fetching {source.url}")
         download(source.url, target, source.sha256, progress=progress)
         if source.sha256 is None:
-            log(f"  {target.name}: no published checksum; sha256 {sha256_of(target)}")
+            log(f"  {target.name}: no published checksum; sha256 {sha256_of(target)} recorded in "
+                f"{digest_file(target).name} and verified on every later use")
         report.downloaded.append(target)
         if is_archive(target):
             marker = target.with_name(f".{target.name}.extracted")
