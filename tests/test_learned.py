@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+import corrbench
 from corrbench.errors import CheckpointError, UsageError
 from corrbench.training import (IMAGENET_MEAN, IMAGENET_STD, LearnedMethod, OfficialWeights, Preprocessing, Preset,
                                 TrainConfig, seeded)
@@ -169,3 +170,15 @@ def test_normalisation_uses_the_one_imagenet_constant():
     assert torch.equal(TOY_INPUT.normalize(image), expected)
     scaled = Preprocessing(size_option="width", resize="none", value_range=255.0)
     torch.testing.assert_close(scaled.normalize(image * 255), expected)
+
+
+@pytest.mark.parametrize("method, typo, meant", [
+    ("sfnet", "betaa", "beta"), ("nemf", "opt_step", "opt_steps"), ("rtn", "iteratons", "iterations"),
+    ("macosnet", "lamdas", "lambdas"),
+])
+def test_every_learned_plugin_answers_a_typo_alike(method, typo, meant):
+    with pytest.raises(UsageError) as error:
+        corrbench.load_method(method, **{typo: 1})
+    message = str(error.value)
+    assert message.startswith(f"method '{method}' has no option(s): {typo}; known: config, ")
+    assert f"Did you mean '{meant}'" in message and message.endswith("?") and "\n" not in message
