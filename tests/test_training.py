@@ -9,8 +9,7 @@ import torch
 from corrbench.api import DIRECTIONS, Prediction
 from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError
-from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
-                                preset_and_options, train)
+from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options, train
 from tests.helpers import ListDataset, make_pair
 
 
@@ -81,11 +80,10 @@ def test_checkpoint_of_other_architecture_is_refused(tmp_path):
         ShiftMethod(width=3).load_corrbench_checkpoint(load_checkpoint(tmp_path / "last.pth"))
 
 
-def test_checkpoint_preset_wins_unless_another_is_asked_for():
+def test_payload_options_of_corrbench_checkpoints_only():
     payload = {"format": CHECKPOINT_FORMAT, "options": {"config": "embedded", "width": 8}}
     stored = payload_options(payload)
-    assert preset_and_options("paper", stored) == ("embedded", {"width": 8})
-    assert preset_and_options("joint", stored) == ("joint", {"width": 8})
-    assert preset_and_options("paper", {}) == ("paper", {})
+    assert stored == {"config": "embedded", "width": 8}
+    stored["width"] = 9
+    assert payload["options"]["width"] == 8  # a copy: the caller's payload is not modified
     assert payload_options({"state_dict": {}}) == {}
-    assert stored == {"config": "embedded", "width": 8}  # the caller's dict is not modified

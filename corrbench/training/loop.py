@@ -111,20 +111,6 @@ def payload_options(payload: Any) -> dict[str, Any]:
     return dict(payload.get("options", {}))
 
 
-def preset_and_options(requested: str, stored: dict[str, Any], default: str = "paper",
-                       ) -> tuple[str, dict[str, Any]]:
-    """The preset a model is rebuilt with, and the stored options without it.
-
-    A checkpoint remembers the preset it was trained with (``stored["config"]``); it wins unless the
-    user asked for another preset than the default, so ``--weights run/last.pth`` alone rebuilds the
-    trained architecture.
-    """
-    rest = dict(stored)
-    stored_preset = rest.pop("config", None)
-    preset = stored_preset if stored_preset and requested == default else requested
-    return preset, rest
-
-
 def make_optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -9,12 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Dataset, Direction, Pair, Prediction
-from corrbench.training.checkpoints import load_checkpoint
-from corrbench.errors import CheckpointError
-from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
-                                preset_and_options)
+from corrbench.training import LearnedMethod, OfficialWeights, TrainConfig, seeded
 from corrbench_macosnet.checkpoint import load_official, official_state
-from corrbench_macosnet.config import ARCHITECTURE_OPTIONS, MaCoSNetConfig, build_config
+from corrbench_macosnet.config import ARCHITECTURE_OPTIONS, PRESETS, MaCoSNetConfig
 from corrbench_macosnet.geometry import compose_points
 from corrbench_macosnet.model import MaCoSNetModel
 from corrbench_macosnet.preprocess import pixel_grid, to_input, to_pixels
@@ -22,55 +20,39 @@ from corrbench_macosnet.training_step import joint_loss
 from corrbench_macosnet.triplets import TripletSampler, batch_third_images
 
 
-class MaCoSNetMethod(TrainableMethod):
+class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
     """Joint matching + co-segmentation (TPAMI'20).  ``config=paper`` (default), ``joint`` or ``embedded``."""
 
     name = "macosnet"
     version = "3"
     supports_batching = True
     batch_size = 8
+    presets = PRESETS
+    architecture = ARCHITECTURE_OPTIONS
+    official_description = "an official MaCoSNet/weakalign state dict (keys 'FeatureExtraction.model.*')"
+    pretrained_tag = "imagenet-encoder+random-heads"
+    pretrained_kind = "imagenet-encoder"
 
     def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
-                 config: str = "paper", seed: int = 0, **options: Any) -> None:
-        super().__init__(weights=weights, device=device)
-        payload = load_checkpoint(weights) if weights else None
-        preset, stored = preset_and_options(config, payload_options(payload))
-        self.config: MaCoSNetConfig = build_config(preset, **{**stored, **options})
-        self.options = {"config": preset, **self.config.to_options()}
-        self.pretrained = bool(pretrained)
-        self.seed = int(seed)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)  # random init is a function of the seed
-            self.module = MaCoSNetModel(self.config, pretrained=self.pretrained)
-        self.weights_kind = "random-init" if not self.pretrained else "imagenet-encoder"
+                 config: str | None = None, seed: int = 0, **options: Any) -> None:
         self.random_parts: list[str] = []
-        if payload is not None:
-            self._load_payload(payload, str(weights))
-        self.module.to(device).eval()
+        super().__init__(weights=weights, device=device, pretrained=pretrained, config=config, seed=seed, **options)
         self._perceptual: torch.nn.Module | None = None
         self._sampler: TripletSampler | None = None
 
-    # --- weights -----------------------------------------------------------------------------
-    def _load_payload(self, payload: Any, source: str) -> None:
-        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
-            self.load_corrbench_checkpoint(payload, source=source)
-            self.weights_kind = "corrbench"
-            return
+    # --- model and weights ---------------------------------------------------------------------
+    def build_module(self) -> MaCoSNetModel:
+        return MaCoSNetModel(self.config, pretrained=self.pretrained)
+
+    def official_weights(self, payload: Any, path: Path) -> OfficialWeights | None:
         state = official_state(payload)
-        if state is None:
-            raise CheckpointError(f"{source} is neither a corrbench checkpoint nor an official MaCoSNet/weakalign "
-                                  "state dict (keys 'FeatureExtraction.model.*')")
-        self.random_parts = load_official(self.module, state, source)
-        self.weights_kind = "official"
+        return None if state is None else OfficialWeights(state)
 
-    def architecture_options(self) -> tuple[str, ...]:
-        return ARCHITECTURE_OPTIONS
+    def load_official(self, official: OfficialWeights, source: str) -> None:
+        self.random_parts = load_official(self.module, official.state, source)
 
-    def weights_tag(self) -> str:
-        if self.weights is None:
-            return "random-init" if not self.pretrained else "imagenet-encoder+random-heads"
-        tag = super().weights_tag()
-        return tag + "".join(f"+random-{part}" for part in self.random_parts)
+    def weights_tag_suffix(self) -> str:
+        return "".join(f"+random-{part}" for part in self.random_parts)
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "config": self.options["config"], "encoder": self.config.encoder,
@@ -82,7 +64,8 @@ class MaCoSNetMethod(TrainableMethod):
             return []
         self.module.eval()
         size, count = self.config.image_size, len(pairs)
-        images = torch.stack([to_input(p.src_image, size) for p in pairs] + [to_input(p.trg_image, size) for p in pairs])
+        images = torch.stack([to_input(image, size, self.preprocessing)
+                              for image in [p.src_image for p in pairs] + [p.trg_image for p in pairs]])
         images = images.to(self.device)
         with torch.no_grad():
             encoded = self.module.encode(images)
@@ -121,14 +104,6 @@ class MaCoSNetMethod(TrainableMethod):
         return CorrespondenceField(coords.cpu().numpy(), query_size)
 
     # --- training ----------------------------------------------------------------------------
-    def default_train_config(self) -> TrainConfig:
-        if self.options["config"] == "embedded":
-            # From random init the official fine-tuning step (5e-8) would not move; see README.
-            return TrainConfig(epochs=100, batch_size=4, lr=3e-4, optimizer="adam", max_minutes=10, seed=1,
-                               grad_clip=1.0)
-        # train.sh: Adam lr 5e-8, batch 4, 60 epochs, seed 1 (fine-tuning a weakalign model).
-        return TrainConfig(epochs=60, batch_size=4, lr=5e-8, optimizer="adam", seed=1)
-
     def prepare_training(self, dataset: Dataset, config: TrainConfig) -> None:
         """Called by the shared loop: third images for the triplets come from this dataset."""
         self._sampler = TripletSampler(dataset, seed=config.seed)
@@ -138,8 +113,7 @@ class MaCoSNetMethod(TrainableMethod):
         if self._perceptual is None:
             from corrbench_macosnet.encoder import PerceptualResNet50
 
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed + 1)
+            with seeded(self.seed + 1):
                 self._perceptual = PerceptualResNet50(pretrained=self.pretrained).to(self.device)
         return self._perceptual
 
@@ -150,12 +124,12 @@ class MaCoSNetMethod(TrainableMethod):
         else:
             thirds = batch_third_images(pairs)
         size = self.config.image_size
-        src = torch.stack([to_input(p.src_image, size) for p in pairs]).to(self.device)
-        trg = torch.stack([to_input(p.trg_image, size) for p in pairs]).to(self.device)
+        src = torch.stack([to_input(p.src_image, size, self.preprocessing) for p in pairs]).to(self.device)
+        trg = torch.stack([to_input(p.trg_image, size, self.preprocessing) for p in pairs]).to(self.device)
         has_third = [i for i, image in enumerate(thirds) if image is not None]
         third = None
         if has_third:
-            third = torch.stack([to_input(thirds[i], size) for i in has_third]).to(self.device)
+            third = torch.stack([to_input(thirds[i], size, self.preprocessing) for i in has_third]).to(self.device)
         return joint_loss(self, src, trg, third, has_third, step)
 
 

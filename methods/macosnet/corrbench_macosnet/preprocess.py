@@ -12,17 +12,19 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
-STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+from corrbench.training.learned import Preprocessing
+
+#: Bilinear (align-corners) resize of the 0..255 image to image_size², then ImageNet statistics.
+MACOSNET_INPUT = Preprocessing(size_option="image_size", resize="bilinear-align-corners")
 
 
-def to_input(image: np.ndarray, size: int) -> torch.Tensor:
+def to_input(image: np.ndarray, size: int, preprocessing: Preprocessing = MACOSNET_INPUT) -> torch.Tensor:
     """uint8 (H, W, 3) (or greyscale) -> (3, size, size), resized align-corners, normalised."""
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     tensor = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1).float()
     resized = F.interpolate(tensor[None], size=(size, size), mode="bilinear", align_corners=True)[0]
-    return (resized / 255.0 - MEAN) / STD
+    return preprocessing.normalize(resized / 255.0)
 
 
 def pixel_grid(image_size: tuple[int, int], device: torch.device | None = None) -> torch.Tensor:

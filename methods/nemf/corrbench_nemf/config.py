@@ -11,7 +11,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
-from corrbench.training.config import config_from_preset
+from corrbench.training.learned import Preprocessing, Preset
+from corrbench.training.loop import TrainConfig
+
+#: ImageNet-normalised first, then bicubic (align-corners) to input_size², as the official test.
+NEMF_INPUT = Preprocessing(size_option="input_size", resize="normalise-then-bicubic-align-corners")
 
 
 @dataclass(frozen=True)
@@ -91,18 +95,18 @@ class NeMFConfig:
 ARCHITECTURE_OPTIONS = ("backbone", "backbone_channels", "hyperpixel", "feature_size", "level_channels", "feature_proj_dim",
                         "depth", "num_heads", "mlp_ratio", "harmonics", "field_hidden", "field_blocks")
 
-PRESETS: dict[str, NeMFConfig] = {
-    "paper": NeMFConfig(),
+PRESETS: dict[str, Preset[NeMFConfig]] = {
+    # Training recipe not released; CATs' recipe for the same aggregator: AdamW lr 3e-5 (see README).
+    "paper": Preset(NeMFConfig(), NEMF_INPUT,
+                    TrainConfig(epochs=100, batch_size=8, lr=3e-5, optimizer="adamw", weight_decay=0.05)),
     # The embedded benchmark: timm resnet10t at a quarter of its width (stage widths 16-128, one
     # BasicBlock per stage, ids 1-4 = the last block of each stage) trained end-to-end from random init, 128² input, 8x8 coarse grid, a narrow
     # transformer and decoder; PatchMatch on at most 48 cells per side.  See README.
-    "embedded": NeMFConfig(backbone="resnet10t", backbone_channels=(16, 32, 64, 128), hyperpixel=(1, 2, 3, 4), input_size=128, feature_size=8,
-                           level_channels=8, feature_proj_dim=32, depth=1, num_heads=4, mlp_ratio=2.0,
-                           field_hidden=128, freeze_backbone=False, grid_max_side=48, candidates=64,
-                           train_points=24),
+    "embedded": Preset(
+        NeMFConfig(backbone="resnet10t", backbone_channels=(16, 32, 64, 128), hyperpixel=(1, 2, 3, 4), input_size=128,
+                   feature_size=8, level_channels=8, feature_proj_dim=32, depth=1, num_heads=4, mlp_ratio=2.0,
+                   field_hidden=128, freeze_backbone=False, grid_max_side=48, candidates=64, train_points=24),
+        NEMF_INPUT,
+        TrainConfig(epochs=50, batch_size=8, lr=1e-3, optimizer="adamw", weight_decay=0.01, max_minutes=10,
+                    grad_clip=5.0)),
 }
-
-
-def build_config(preset: str = "paper", **options: Any) -> NeMFConfig:
-    """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
-    return config_from_preset("nemf", PRESETS, preset, options, ("pretrained", "seed", "official_args"))

@@ -10,25 +10,20 @@ import torch
 import torch.nn.functional as F
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Pair, Prediction
-from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
-from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options, preset_and_options
+from corrbench.training import LearnedMethod, OfficialWeights, Preprocessing
 from corrbench_nemf.checkpoint import load_official, official_state, read_official_args
-from corrbench_nemf.config import ARCHITECTURE_OPTIONS, NeMFConfig, build_config
+from corrbench_nemf.config import ARCHITECTURE_OPTIONS, NEMF_INPUT, PRESETS, NeMFConfig
 from corrbench_nemf.losses import batch_correspondences, coarse_flow_loss, matching_loss
 from corrbench_nemf.model import Encoded, NeMFModel
 from corrbench_nemf.search import initial_field, optimise_points, patchmatch, soft_argmax
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-def encoder_input(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
+def encoder_input(images: Sequence[np.ndarray], size: int, preprocessing: Preprocessing = NEMF_INPUT) -> torch.Tensor:
     """uint8 RGB -> ImageNet-normalised, then bicubic (align-corners) to size² as the official test."""
     out = []
     for image in images:
         x = torch.from_numpy(np.ascontiguousarray(image[..., :3])).permute(2, 0, 1).float() / 255.0
-        x = (x - torch.tensor(IMAGENET_MEAN)[:, None, None]) / torch.tensor(IMAGENET_STD)[:, None, None]
+        x = preprocessing.normalize(x)
         out.append(F.interpolate(x[None], size=(size, size), mode="bicubic", align_corners=True)[0])
     return torch.stack(out)
 
@@ -54,55 +49,41 @@ def to_normalised(points: np.ndarray, size: tuple[int, int], device: Any) -> tor
     return torch.stack((p[:, 0] / (width - 1) * 2 - 1, p[:, 1] / (height - 1) * 2 - 1), dim=1)
 
 
-class NeMFMethod(TrainableMethod):
+class NeMFMethod(LearnedMethod[NeMFConfig]):
     """NeMF (NeurIPS'22).  ``config=paper`` (default) or ``embedded``; see the plugin README."""
 
     name = "nemf"
     version = "1"
     supports_batching = True
     batch_size = 4
+    presets = PRESETS
+    architecture = ARCHITECTURE_OPTIONS
+    official_description = "an official NeMF model_best.pth ({'state_dict': ...})"
+    unrestored_options = ("chunk_points",)  # a speed knob (same numbers): the current default applies
+    pretrained_tag = "imagenet-backbone+random-init"
 
     def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
-                 config: str = "paper", seed: int = 0, official_args: str | None = None, **options: Any) -> None:
-        super().__init__(weights=weights, device=device)
-        payload = load_checkpoint(weights) if weights else None
-        stored = payload_options(payload)
-        stored.pop("chunk_points", None)  # a speed knob (same numbers): the current default applies
-        if not stored and payload is not None and official_state(payload) is not None:
-            args_file = Path(official_args) if official_args else Path(str(weights)).with_name("args.pkl")
-            if args_file.is_file():
-                stored = read_official_args(args_file)
-            elif official_args:
-                raise CheckpointError(f"official args file not found: {args_file}")
-        preset, stored = preset_and_options(config, stored)
-        self.config: NeMFConfig = build_config(preset, **{**stored, **options})
-        self.options = {"config": preset, **self.config.to_options()}
-        self.seed = int(seed)
-        self.pretrained = bool(pretrained)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)  # random init is a function of the seed
-            self.module = NeMFModel(self.config, pretrained=self.pretrained)
-        self.weights_kind = "random-init"
-        if payload is not None:
-            if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
-                self.load_corrbench_checkpoint(payload, source=str(weights))
-                self.weights_kind = "corrbench"
-            elif official_state(payload) is not None:
-                load_official(self.module, payload, str(weights))
-                self.weights_kind = "official"
-            else:
-                raise CheckpointError(f"{weights} is neither a corrbench checkpoint nor an official NeMF "
-                                      "model_best.pth ({'state_dict': ...})")
-        self.module.to(device).eval()
+                 config: str | None = None, seed: int = 0, official_args: str | None = None, **options: Any) -> None:
+        self.official_args = official_args
+        super().__init__(weights=weights, device=device, pretrained=pretrained, config=config, seed=seed, **options)
         self._train_generator = torch.Generator().manual_seed(self.seed)
 
-    def architecture_options(self) -> tuple[str, ...]:
-        return ARCHITECTURE_OPTIONS
+    def build_module(self) -> NeMFModel:
+        return NeMFModel(self.config, pretrained=self.pretrained)
 
-    def weights_tag(self) -> str:
-        if self.weights is None:
-            return "imagenet-backbone+random-init" if self.pretrained else "random-init"
-        return super().weights_tag()
+    def official_weights(self, payload: Any, path: Path) -> OfficialWeights | None:
+        """``model_best.pth``; its architecture comes from ``args.pkl`` beside it (or ``official_args``)."""
+        if official_state(payload) is None:
+            return None
+        args_file = Path(self.official_args) if self.official_args else path.with_name("args.pkl")
+        if args_file.is_file():
+            return OfficialWeights(payload, read_official_args(args_file))
+        if self.official_args:
+            raise CheckpointError(f"official args file not found: {args_file}")
+        return OfficialWeights(payload)
+
+    def load_official(self, official: OfficialWeights, source: str) -> None:
+        load_official(self.module, official.state, source)
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "config": self.options["config"], "weights_kind": self.weights_kind,
@@ -118,7 +99,7 @@ class NeMFMethod(TrainableMethod):
             key = image_key(image)
             keys.append(key)
             unique.setdefault(key, image)
-        batch = encoder_input(list(unique.values()), self.config.input_size).to(self.device)
+        batch = encoder_input(list(unique.values()), self.config.input_size, self.preprocessing).to(self.device)
         feats = self.module.features(batch)
         row = {key: i for i, key in enumerate(unique)}
         n = len(pairs)
@@ -198,13 +179,6 @@ class NeMFMethod(TrainableMethod):
         return predictions
 
     # --- training ----------------------------------------------------------------------------
-    def default_train_config(self) -> TrainConfig:
-        if self.options["config"] == "paper":
-            # Not released; CATs' recipe for the same aggregator: AdamW lr 3e-5 (see README).
-            return TrainConfig(epochs=100, batch_size=8, lr=3e-5, optimizer="adamw", weight_decay=0.05)
-        return TrainConfig(epochs=50, batch_size=8, lr=1e-3, optimizer="adamw", weight_decay=0.01,
-                           max_minutes=10, grad_clip=5.0)
-
     def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         cfg = self.config
         for pair in pairs:

@@ -14,10 +14,9 @@ from torch import nn
 
 from corrbench.errors import UsageError
 from corrbench.training.pretrained import build_pretrained
+from corrbench_rtn.preprocess import RTN_INPUT
 
 CAFFE_MEAN = (123.680, 116.779, 103.939)  # MatConvNet VGG: RGB 0..255 minus mean, no std
-IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
-IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
 
 class Backbone(nn.Module):
@@ -28,8 +27,7 @@ class Backbone(nn.Module):
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         if self.normalization == "caffe":
             return images - images.new_tensor(CAFFE_MEAN).view(1, 3, 1, 1)
-        mean = images.new_tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
-        return (images - mean) / images.new_tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        return RTN_INPUT.normalize(images)
 
     @property
     def conv_fine(self) -> nn.Conv2d:

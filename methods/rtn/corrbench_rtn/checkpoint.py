@@ -97,11 +97,16 @@ def read_matconvnet_params(path: str | Path) -> dict[str, np.ndarray]:
 
 def load_official_into(module: torch.nn.Module, path: str | Path) -> None:
     """Load ``net-epoch.mat`` into a paper-configuration RTN (every mapped key must fit)."""
-    state = convert_official(read_matconvnet_params(path))
+    load_official_params(module, read_matconvnet_params(path))
+
+
+def load_official_params(module: torch.nn.Module, params: dict[str, np.ndarray]) -> None:
+    """Load the ``net.params`` of ``net-epoch.mat`` into a paper-configuration RTN (every mapped key must fit)."""
+    state = convert_official(params)
     own = module.state_dict()
     for key, value in state.items():
         if key not in own or own[key].shape != value.shape:
             got = tuple(own[key].shape) if key in own else "no such key"
             raise CheckpointError(f"official RTN weight {key} {tuple(value.shape)} does not fit the model ({got}); "
-                                  "use -o preset=paper")
+                                  "use -o config=paper")
     module.load_state_dict(state, strict=True)

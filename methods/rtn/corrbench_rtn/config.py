@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
+from corrbench.training.learned import Preset
+from corrbench.training.loop import TrainConfig
+from corrbench_rtn.preprocess import RTN_INPUT
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,23 @@ class RTNConfig:
     flow_upsample: str = "deconv"  # output flow: "deconv" to input resolution, "bilinear", or "none"
     iterations: int = 4  # recurrent iterations after the init estimate
     coarse_iterations: int = 1  # how many of them run on the coarse grid
+    # --- training (see the README) ----------------------------------------------------------------
+    warmup_steps: int = 1000  # synthetic warm-up steps before the weak loss
+    loss_region: str = "all"  # "all" or "bbox" (the paper's query-box region)
+    warmup_all_iterations: bool = True  # supervise every iteration's field in the warm-up
+    warp_translation: float = 0.25  # translation range of the warm-up's random affines
+    weak_train_backbone: bool = False  # the weak stage trains the geo net only by default
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "geo_widths", tuple(int(w) for w in self.geo_widths))
+        if len(self.geo_widths) != 5:
+            raise UsageError("rtn geo_widths needs 5 channel counts (one per U-Net level)")
+        for name, choices in (("upsample", ("deconv", "bilinear")), ("flow_upsample", ("deconv", "bilinear", "none")),
+                              ("loss_region", ("all", "bbox"))):
+            if getattr(self, name) not in choices:
+                raise UsageError(f"rtn {name} must be one of {', '.join(choices)}, got '{getattr(self, name)}'")
+        if self.iterations < 0 or self.coarse_iterations < 0:
+            raise UsageError("rtn iterations and coarse_iterations must be >= 0")
 
     def to_options(self) -> dict[str, Any]:
         options = asdict(self)
@@ -30,35 +50,16 @@ class RTNConfig:
 
 #: Options that change parameter shapes (checked when loading a checkpoint).
 SHAPE_OPTIONS = ("backbone", "backbone_width", "max_disp", "geo_widths", "geo_edge_kernel")
-#: Options a corrbench checkpoint restores unless the user sets them (they change predictions).
-MODEL_OPTIONS = SHAPE_OPTIONS + ("image_size", "upsample", "align_corners", "flow_upsample")
 
-PRESETS: dict[str, RTNConfig] = {
-    # The paper's PF-PASCAL model (spec §2): VGG-19, 256 x 256, 16 x 16 coarse / 32 x 32 fine grids.
-    "paper": RTNConfig(),
+PRESETS: dict[str, Preset[RTNConfig]] = {
+    # The paper's PF-PASCAL model (spec §2): VGG-19, 256 x 256, 16 x 16 coarse / 32 x 32 fine grids;
+    # spec §3.3: SGD momentum 0.9, weight decay 5e-4, lr 1e-5, batch 16, 20 epochs.
+    "paper": Preset(RTNConfig(), RTN_INPUT,
+                    TrainConfig(epochs=20, batch_size=16, lr=1e-5, weight_decay=5e-4, optimizer="sgd", momentum=0.9)),
     # Embedded CPU configuration: tiny CNN, 128 x 128 input, same 16 x 16 / 32 x 32 grids, a narrow
-    # geo U-Net; image-extent coordinates so the field maps to pixels exactly.
-    "embedded": RTNConfig(backbone="tiny", backbone_width=16, image_size=128, geo_widths=(16, 32, 48, 64, 64),
-                          geo_edge_kernel=5, align_corners=False, flow_upsample="none"),
+    # geo U-Net; image-extent coordinates so the field maps to pixels exactly.  From random init on
+    # CPU the paper's SGD at 1e-5 does not move; Adam does.
+    "embedded": Preset(RTNConfig(backbone="tiny", backbone_width=16, image_size=128, geo_widths=(16, 32, 48, 64, 64),
+                                 geo_edge_kernel=5, align_corners=False, flow_upsample="none"), RTN_INPUT,
+                       TrainConfig(epochs=100, batch_size=8, lr=1e-3, optimizer="adam", grad_clip=10.0)),
 }
-
-
-def build_config(preset: str, overrides: dict[str, Any]) -> RTNConfig:
-    if preset not in PRESETS:
-        raise UsageError(f"unknown RTN preset '{preset}'; choose one of: {', '.join(PRESETS)}")
-    known = {f.name for f in fields(RTNConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise TypeError(f"method 'rtn' has no option(s): {', '.join(unknown)}")
-    values = dict(overrides)
-    if "geo_widths" in values:
-        values["geo_widths"] = tuple(int(w) for w in values["geo_widths"])
-        if len(values["geo_widths"]) != 5:
-            raise UsageError("geo_widths needs 5 channel counts (one per U-Net level)")
-    config = replace(PRESETS[preset], **values)
-    for name, choices in (("upsample", ("deconv", "bilinear")), ("flow_upsample", ("deconv", "bilinear", "none"))):
-        if getattr(config, name) not in choices:
-            raise UsageError(f"{name} must be one of {', '.join(choices)}, got '{getattr(config, name)}'")
-    if config.iterations < 0 or config.coarse_iterations < 0:
-        raise UsageError("iterations and coarse_iterations must be >= 0")
-    return config

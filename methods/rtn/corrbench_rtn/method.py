@@ -9,35 +9,25 @@ import numpy as np
 import torch
 
 from corrbench.api import DIRECTIONS, Direction, Pair, Prediction
-from corrbench.training.checkpoints import load_checkpoint
-from corrbench.errors import CheckpointError, UsageError
-from corrbench.training import CHECKPOINT_FORMAT, TrainableMethod, TrainConfig
+from corrbench.training import LearnedMethod, OfficialWeights
 from corrbench_rtn.backbone import build_backbone
-from corrbench_rtn.config import MODEL_OPTIONS, SHAPE_OPTIONS, RTNConfig, build_config
+from corrbench_rtn.config import PRESETS, SHAPE_OPTIONS, RTNConfig
 from corrbench_rtn.fields import to_correspondence_fields, translation, upsample_flow
 from corrbench_rtn.losses import candidate_accuracy, flow_l1_loss, weak_matching_loss
 from corrbench_rtn.model import RTN, RTNOutput
+from corrbench_rtn.preprocess import resize_images
 from corrbench_rtn.warps import WarpConfig, affine_flow, random_affines, warp_images
 
 
+class RTNMethod(LearnedMethod[RTNConfig]):
+    """Dense fields from recurrent local affine estimates; ``-o config=paper`` for the paper's model.
 
-def resize_images(images: Sequence[np.ndarray], size: int) -> torch.Tensor:
-    """(B, 3, S, S) float RGB 0..255; PIL bicubic on uint8 is the closest to MATLAB's imresize."""
-    from PIL import Image
-
-    resized = [np.asarray(Image.fromarray(np.ascontiguousarray(im)).convert("RGB").resize((size, size), Image.BICUBIC))
-               for im in images]
-    return torch.from_numpy(np.stack(resized)).permute(0, 3, 1, 2).float()
-
-
-class RTNMethod(TrainableMethod):
-    """Dense fields from recurrent local affine estimates; ``-o preset=paper`` for the paper's model.
-
-    Options: every :class:`~corrbench_rtn.config.RTNConfig` field (``iterations``, ``image_size`` ...),
-    ``preset`` (``embedded`` default, ``paper``), ``return_iterations`` (per-iteration fields in
-    ``Prediction.extras["iterations"]``), ``seed`` (random init), and the training options
-    ``warmup_steps``, ``loss_region`` (``all`` or ``bbox``), ``warmup_all_iterations``, ``warp_translation``,
-    ``weak_train_backbone`` (default false: the weak stage trains the geo net only).
+    Options: ``config`` (``embedded`` default, ``paper``; an official ``.mat`` file selects ``paper``),
+    every :class:`~corrbench_rtn.config.RTNConfig` field (``iterations``, ``image_size``, and the
+    training options ``warmup_steps``, ``loss_region`` (``all`` or ``bbox``), ``warmup_all_iterations``,
+    ``warp_translation``, ``weak_train_backbone`` (default false: the weak stage trains the geo net
+    only)), ``return_iterations`` (per-iteration fields in ``Prediction.extras["iterations"]``) and
+    ``seed`` (random init).
 
     ``warmup_steps`` defaults to 1000: the warm-up only starts paying off after ~100 steps and the
     weak loss at the embedded lr undoes part of it (README), so a 10-minute CPU run is warm-up only.
@@ -46,63 +36,43 @@ class RTNMethod(TrainableMethod):
     name = "rtn"
     version = "1"
     supports_batching = True  # one backbone pass over all images of a batch, both directions
+    presets = PRESETS
+    default_preset = "embedded"
+    architecture = SHAPE_OPTIONS
+    official_description = "an official RTN MatConvNet file (net-epoch.mat)"
+    unrestored_options = ("pretrained", "seed")  # stored by version 0.1 checkpoints; not the model's
+    stored_renames = {"preset": "config"}  # version 0.1 checkpoints named the preset 'preset'
+    pretrained_tag = "imagenet-backbone"
 
     def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
-                 preset: str | None = None, return_iterations: bool = False, seed: int = 0,
-                 warmup_steps: int = 1000, loss_region: str = "all", warmup_all_iterations: bool = True,
-                 warp_translation: float = 0.25, weak_train_backbone: bool = False, **options: Any) -> None:
-        super().__init__(weights=weights, device=device)
-        payload = None
-        official = weights is not None and str(weights).lower().endswith(".mat")
-        if weights is not None and not official:
-            payload = load_checkpoint(weights)
-            if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-                raise CheckpointError(f"{weights} is not a corrbench RTN checkpoint (nor an official .mat file)")
-            stored = payload.get("options", {})
-            preset = preset or stored.get("preset", "embedded")
-            if stored.get("preset", preset) == preset:  # restore what defines the trained model
-                options = {**{k: stored[k] for k in MODEL_OPTIONS if k in stored}, **options}
-        preset = preset or ("paper" if official else "embedded")
-        self.config: RTNConfig = build_config(preset, options)
-        if loss_region not in ("all", "bbox"):
-            raise UsageError(f"loss_region must be 'all' or 'bbox', got '{loss_region}'")
-        self.options = {"preset": preset, **self.config.to_options(), "pretrained": bool(pretrained),
-                        "warmup_steps": int(warmup_steps), "loss_region": loss_region,
-                        "warmup_all_iterations": bool(warmup_all_iterations),
-                        "warp_translation": float(warp_translation), "seed": int(seed),
-                        "weak_train_backbone": bool(weak_train_backbone)}
+                 config: str | None = None, return_iterations: bool = False, seed: int = 0, **options: Any) -> None:
         self.return_iterations = bool(return_iterations)
-        self.pretrained = bool(pretrained)
-        torch.manual_seed(seed)
-        backbone = build_backbone(self.config.backbone, pretrained=pretrained, width=self.config.backbone_width)
-        self.module = RTN(backbone, self.config.max_disp, self.config.geo_widths, self.config.geo_edge_kernel,
-                          self.config.upsample, self.config.align_corners).to(device)
-        if official:
-            from corrbench_rtn.checkpoint import load_official_into
+        super().__init__(weights=weights, device=device, pretrained=pretrained, config=config, seed=seed, **options)
 
-            load_official_into(self.module, weights)
-        elif payload is not None:
-            self.load_corrbench_checkpoint(payload, source=str(weights))
-        self.module.eval()
+    # --- model and weights -------------------------------------------------------------------------
+    def build_module(self) -> RTN:
+        backbone = build_backbone(self.config.backbone, pretrained=self.pretrained, width=self.config.backbone_width)
+        return RTN(backbone, self.config.max_disp, self.config.geo_widths, self.config.geo_edge_kernel,
+                   self.config.upsample, self.config.align_corners)
 
-    # --- contract --------------------------------------------------------------------------------
-    def architecture_options(self) -> tuple[str, ...]:
-        return SHAPE_OPTIONS
+    def read_weights(self, path: Path) -> Any:
+        if path.suffix.lower() == ".mat":
+            from corrbench_rtn.checkpoint import read_matconvnet_params
 
-    def weights_tag(self) -> str:
-        if self.weights is None:
-            return "imagenet-backbone" if self.pretrained else "random-init"
-        return super().weights_tag()
+            return read_matconvnet_params(path)
+        return super().read_weights(path)
+
+    def official_weights(self, payload: Any, path: Path) -> OfficialWeights | None:
+        """MatConvNet's ``net-epoch.mat`` (read by :meth:`read_weights`); it fits the paper preset."""
+        return OfficialWeights(payload, preset="paper") if path.suffix.lower() == ".mat" else None
+
+    def load_official(self, official: OfficialWeights, source: str) -> None:
+        from corrbench_rtn.checkpoint import load_official_params
+
+        load_official_params(self.module, official.state)
 
     def provenance(self) -> dict[str, Any]:
-        return {**super().provenance(), "preset": self.options["preset"], "iterations": self.config.iterations}
-
-    def default_train_config(self) -> TrainConfig:
-        if self.options["preset"] == "paper":
-            # Paper (spec §3.3): SGD momentum 0.9, weight decay 5e-4, lr 1e-5, batch 16, 20 epochs.
-            return TrainConfig(epochs=20, batch_size=16, lr=1e-5, weight_decay=5e-4, optimizer="sgd", momentum=0.9)
-        # Embedded: from random init on CPU the paper's SGD at 1e-5 does not move; Adam does.
-        return TrainConfig(epochs=100, batch_size=8, lr=1e-3, optimizer="adam", grad_clip=10.0)
+        return {**super().provenance(), "config": self.options["config"], "iterations": self.config.iterations}
 
     # --- inference -------------------------------------------------------------------------------
     def _run(self, images1: torch.Tensor, images2: torch.Tensor) -> RTNOutput:
@@ -140,12 +110,12 @@ class RTNMethod(TrainableMethod):
     # --- training --------------------------------------------------------------------------------
     def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Synthetic warm-up for ``warmup_steps`` steps, then the paper's weak loss on the pairs."""
-        if step < self.options["warmup_steps"]:
+        if step < self.config.warmup_steps:
             return self.warmup_loss(pairs, step)
         return self.weak_loss(pairs, step)
 
     def _generator(self, step: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.options["seed"] * 1_000_003 + step)
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + step)
 
     def weak_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Images only: each pair in a random order; positive = the zero offset after the last warp."""
@@ -156,7 +126,7 @@ class RTNMethod(TrainableMethod):
         size = self.config.image_size
         # From scratch, the weak loss alone collapses the features to a constant (see README), so by
         # default the backbone (including the transformer's shared convs) is frozen in this stage.
-        frozen = [] if self.options["weak_train_backbone"] else [
+        frozen = [] if self.config.weak_train_backbone else [
             p for p in self.module.backbone.parameters() if p.requires_grad]
         for parameter in frozen:
             parameter.requires_grad_(False)
@@ -166,7 +136,7 @@ class RTNMethod(TrainableMethod):
             for parameter in frozen:
                 parameter.requires_grad_(True)
         region = None
-        if self.options["loss_region"] == "bbox":
+        if self.config.loss_region == "bbox":
             region = self._bbox_region(pairs, swap.tolist(), out.last_correlation.shape[-2:])
         loss = weak_matching_loss(out.last_correlation, region)
         return loss, {"weak": float(loss.detach()), "centre_acc": candidate_accuracy(out.last_correlation.detach())}
@@ -193,10 +163,10 @@ class RTNMethod(TrainableMethod):
         size = self.config.image_size
         side = (torch.rand(len(pairs), generator=generator) < 0.5).tolist()  # one image of each pair
         images = resize_images([p.trg_image if s else p.src_image for p, s in zip(pairs, side)], size)
-        theta = random_affines(len(images), WarpConfig(translation=self.options["warp_translation"]), generator)
+        theta = random_affines(len(images), WarpConfig(translation=self.config.warp_translation), generator)
         warped = warp_images(images, theta, self.config.align_corners)
         out = self._run(warped.to(self.device), images.to(self.device))
-        supervised = out.fields if self.options["warmup_all_iterations"] else out.fields[-1:]
+        supervised = out.fields if self.config.warmup_all_iterations else out.fields[-1:]
         loss = torch.zeros((), device=self.device)
         for field in supervised:
             target, valid = affine_flow(theta, *field.shape[-2:], self.config.align_corners)

@@ -12,7 +12,7 @@ import corrbench
 from corrbench.api import Pair
 from corrbench.data.pair_list import PairList
 from corrbench.training.checkpoints import load_checkpoint
-from corrbench.errors import CheckpointError
+from corrbench.errors import UsageError
 from corrbench.training import TrainConfig, train
 
 SMALL = {"image_size": 64}
@@ -39,7 +39,7 @@ def _perturb(method, seed=1):
 def test_registered_and_random_init_is_labelled():
     method = corrbench.load_method("rtn", **SMALL)
     assert method.weights_tag() == "random-init"
-    assert method.provenance()["preset"] == "embedded"
+    assert method.provenance()["config"] == "embedded"
 
 
 def test_shapes_at_non_square_inputs_both_directions():
@@ -88,7 +88,7 @@ def test_one_iteration_versus_several():
 
 
 def test_paper_flow_upsampling_reaches_input_resolution():
-    method = corrbench.load_method("rtn", preset="embedded", image_size=64, flow_upsample="deconv",
+    method = corrbench.load_method("rtn", config="embedded", image_size=64, flow_upsample="deconv",
                                    align_corners=True)
     field = method.predict(_pairs(1), ["src_to_trg"])[0].src_to_trg
     assert field.coords.shape == (64, 64, 2)
@@ -159,7 +159,7 @@ def test_checkpoint_restores_the_trained_configuration(tmp_path):
     pairs = _pairs(1)
     np.testing.assert_allclose(reloaded.predict(pairs)[0].src_to_trg.coords,
                                method.predict(pairs)[0].src_to_trg.coords, atol=1e-5)
-    with pytest.raises(CheckpointError, match="architecture options"):
+    with pytest.raises(UsageError, match="trained with backbone_width=16; backbone_width=8 contradicts"):
         corrbench.load_method("rtn", weights=str(path), backbone_width=8)
 
 
@@ -180,7 +180,7 @@ def test_committed_embedded_checkpoint_loads_and_is_trained():
     from corrbench_rtn.method import default_checkpoint
 
     method = corrbench.load_method("rtn", weights=str(default_checkpoint()))
-    assert method.options["preset"] == "embedded" and re.fullmatch(r"rtn-synthetic\.pth@[0-9a-f]{8}", method.weights_tag())
+    assert method.options["config"] == "embedded" and re.fullmatch(r"rtn-synthetic\.pth@[0-9a-f]{8}", method.weights_tag())
     assert method.module.geo.conv10.weight.abs().sum() > 0  # moved away from the zero init
     field = method.predict(_pairs(1), ["trg_to_src"])[0].trg_to_src
     assert field.coords.shape == (32, 32, 2) and np.isfinite(field.coords).all()
@@ -217,3 +217,20 @@ def test_committed_checkpoint_recovers_a_known_affine_warp():
         model_errors.append(np.median(np.linalg.norm(coords - truth, axis=-1)[inside]))
         identity_errors.append(np.median(np.linalg.norm(centres - truth, axis=-1)[inside]))
     assert np.mean(model_errors) < 0.7 * np.mean(identity_errors)
+
+
+def test_config_names_the_preset_like_every_other_method():
+    method = corrbench.load_method("rtn", config="embedded", image_size=64)
+    assert method.options["config"] == "embedded" and method.config.backbone == "tiny"
+    assert method.default_train_config().optimizer == "adam"
+    with pytest.raises(UsageError, match=r"no option\(s\): preset; known: config, .* 'preset' is now 'config'"):
+        corrbench.load_method("rtn", preset="embedded")
+
+
+def test_explicit_config_cannot_override_the_checkpoint_preset():
+    from corrbench_rtn.method import default_checkpoint
+
+    with pytest.raises(UsageError, match="rtn-synthetic.pth was trained with config=embedded; config=paper"):
+        corrbench.load_method("rtn", weights=str(default_checkpoint()), config="paper")
+    # the committed checkpoint (written with the old 'preset' name) restores its own preset
+    assert corrbench.load_method("rtn", weights=str(default_checkpoint()), config="embedded").config.image_size == 128

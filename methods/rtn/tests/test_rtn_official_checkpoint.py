@@ -61,7 +61,7 @@ def test_official_layout_has_seventy_parameters():
 def paper_method():
     import corrbench
 
-    return corrbench.load_method("rtn", preset="paper", iterations=1)
+    return corrbench.load_method("rtn", config="paper", iterations=1)
 
 
 def test_mapping_fills_every_weight_of_the_paper_model(paper_method):
@@ -102,8 +102,8 @@ def test_reads_a_matconvnet_dagnn_file(tmp_path):
     np.testing.assert_array_equal(read["geo_conv6_f"], params["geo_conv6_f"])
     import corrbench
 
-    method = corrbench.load_method("rtn", weights=str(path), iterations=1)  # a .mat selects the paper preset
-    assert method.options["preset"] == "paper" and re.fullmatch(r"net-epoch\.mat@[0-9a-f]{8}", method.weights_tag())
+    method = corrbench.load_method("rtn", weights=str(path), iterations=1)  # a .mat selects config=paper
+    assert method.options["config"] == "paper" and re.fullmatch(r"net-epoch\.mat@[0-9a-f]{8}", method.weights_tag())
     assert torch.equal(method.module.geo.conv6.weight, torch.from_numpy(params["geo_conv6_f"]).permute(3, 2, 0, 1))
 
 

@@ -11,6 +11,9 @@ from typing import Any
 
 from corrbench.errors import UsageError
 from corrbench.training.config import config_from_preset
+from corrbench.training.learned import Preset
+from corrbench.training.loop import TrainConfig
+from corrbench_sfnet.preprocess import SFNET_INPUT
 
 #: Torchvision ResNet-101, as in the official code; any other name must be spelled ``timm:<name>``.
 PAPER_BACKBONE = "resnet101"
@@ -57,15 +60,17 @@ class SFNetConfig:
 #: Options whose change alters parameter shapes or meaning of the weights.
 ARCHITECTURE_OPTIONS = ("backbone", "levels", "kernels", "freeze_backbone")
 
-PRESETS: dict[str, SFNetConfig] = {
-    "paper": SFNetConfig(),
+PRESETS: dict[str, Preset[SFNetConfig]] = {
+    # train.py: Adam lr 3e-5, batch 16 images (= 8 pairs, each pair gives 2 samples), 40 epochs.
+    "paper": Preset(SFNetConfig(), SFNET_INPUT, TrainConfig(epochs=40, batch_size=8, lr=3e-5, optimizer="adam")),
     # The embedded benchmark: timm RegNetX-200MF trained end-to-end from random init on CPU
     # (no pretrained weights exist offline), stride-8/16 stages so a 20x20 grid needs only
-    # 160² inputs.  See README "Embedded configuration".
-    "embedded": SFNetConfig(backbone="timm:regnetx_002", levels=(2, 3), freeze_backbone=False),
+    # 160² inputs; everything trains from random init, so a larger step.  See README "Embedded configuration".
+    "embedded": Preset(SFNetConfig(backbone="timm:regnetx_002", levels=(2, 3), freeze_backbone=False), SFNET_INPUT,
+                       TrainConfig(epochs=40, batch_size=8, lr=1e-3, optimizer="adam", max_minutes=10)),
 }
 
 
 def build_config(preset: str = "paper", **options: Any) -> SFNetConfig:
-    """A preset with some fields overridden (lists from YAML/CLI become tuples)."""
-    return config_from_preset("sfnet", PRESETS, preset, options, ("pretrained", "backbone_weights", "cache_mb"))
+    """A preset's architecture with some fields overridden (lists from YAML/CLI become tuples)."""
+    return config_from_preset("sfnet", {name: p.config for name, p in PRESETS.items()}, preset, options)

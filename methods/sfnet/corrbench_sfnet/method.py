@@ -11,73 +11,63 @@ import torch.nn.functional as F
 
 from corrbench.api import DIRECTIONS, CorrespondenceField, Direction, Pair, Prediction
 from corrbench.cache import FeatureCache, image_key
-from corrbench.training.checkpoints import load_checkpoint
-from corrbench.errors import CheckpointError, UsageError
-from corrbench.training import (CHECKPOINT_FORMAT, TrainableMethod, TrainConfig, payload_options,
-                                preset_and_options)
+from corrbench.errors import UsageError
+from corrbench.training import LearnedMethod, OfficialWeights
 from corrbench_sfnet.checkpoint import is_official, load_official
-from corrbench_sfnet.config import ARCHITECTURE_OPTIONS, SFNetConfig, build_config
+from corrbench_sfnet.config import ARCHITECTURE_OPTIONS, PRESETS, SFNetConfig
 from corrbench_sfnet.losses import sfnet_loss
 from corrbench_sfnet.model import SFNetModel
 from corrbench_sfnet.preprocess import eval_input
 from corrbench_sfnet.synthesis import synthesize
 
 
-class SFNetMethod(TrainableMethod):
+class SFNetMethod(LearnedMethod[SFNetConfig]):
     """SFNet (CVPR'19).  ``config=paper`` (default) or ``embedded``; see the plugin README."""
 
     name = "sfnet"
     version = "1"
     supports_batching = True
     batch_size = 8
+    presets = PRESETS
+    architecture = ARCHITECTURE_OPTIONS
+    official_description = "the official SFNet file (a dict with 'state_dict1' and 'state_dict2')"
 
     def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
-                 config: str = "paper", backbone_weights: str | None = None, cache_mb: int = 512,
+                 config: str | None = None, backbone_weights: str | None = None, cache_mb: int = 512,
                  seed: int = 0, **options: Any) -> None:
-        super().__init__(weights=weights, device=device)
-        payload = load_checkpoint(weights) if weights else None
-        preset, stored = preset_and_options(config, payload_options(payload))
-        self.config: SFNetConfig = build_config(preset, **{**stored, **options})
-        self.options = {"config": preset, **self.config.to_options()}
-        self.pretrained = bool(pretrained)
-        self.backbone_source = "random-init"
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)  # random init is a function of the seed
-            self.module = SFNetModel(self.config, pretrained=self.pretrained)
-        if self.pretrained:
-            self.backbone_source = "torchvision IMAGENET1K_V1" if self.config.backbone == "resnet101" else "timm pretrained"
-        if backbone_weights:
-            self.module.backbone.load_weights_file(backbone_weights)
-            self.backbone_source = Path(backbone_weights).name
-        self.weights_kind = "random-init"
-        if payload is not None:
-            self._load_payload(payload, str(weights))
-        self.module.to(device).eval()
+        self.backbone_weights = backbone_weights
+        super().__init__(weights=weights, device=device, pretrained=pretrained, config=config, seed=seed, **options)
         self.cache = FeatureCache(int(cache_mb) * 2**20)
 
-    # --- weights -----------------------------------------------------------------------------
-    def _load_payload(self, payload: Any, source: str) -> None:
-        if isinstance(payload, dict) and payload.get("format") == CHECKPOINT_FORMAT:
-            self.load_corrbench_checkpoint(payload, source=source)
-            self.weights_kind = "corrbench"
-            self.backbone_source = "checkpoint"
-        elif is_official(payload):
-            load_official(self.module, payload, source)
-            self.weights_kind = "official"
-        else:
-            raise CheckpointError(f"{source} is neither a corrbench checkpoint nor the official SFNet file "
-                                  "(a dict with 'state_dict1' and 'state_dict2')")
+    # --- model and weights ---------------------------------------------------------------------
+    def build_module(self) -> SFNetModel:
+        module = SFNetModel(self.config, pretrained=self.pretrained)
+        if self.backbone_weights:
+            module.backbone.load_weights_file(self.backbone_weights)
+        return module
 
-    def architecture_options(self) -> tuple[str, ...]:
-        return ARCHITECTURE_OPTIONS
+    def official_weights(self, payload: Any, path: Path) -> OfficialWeights | None:
+        return OfficialWeights(payload) if is_official(payload) else None
 
-    def weights_tag(self) -> str:
-        if self.weights is None:
-            return "random-init" if self.backbone_source == "random-init" else f"random-adaptation+{self.backbone_source}"
-        tag = super().weights_tag()
-        if self.weights_kind == "official" and self.backbone_source == "random-init":
-            tag += "+random-init-backbone"
-        return tag
+    def load_official(self, official: OfficialWeights, source: str) -> None:
+        load_official(self.module, official.state, source)
+
+    @property
+    def backbone_source(self) -> str:
+        """Where the backbone's weights come from (a checkpoint holds them all)."""
+        if self.weights_kind == "corrbench":
+            return "checkpoint"
+        if self.backbone_weights:
+            return Path(self.backbone_weights).name
+        if self.pretrained:
+            return "torchvision IMAGENET1K_V1" if self.config.backbone == "resnet101" else "timm pretrained"
+        return "random-init"
+
+    def init_tag(self) -> str:
+        return "random-init" if self.backbone_source == "random-init" else f"random-adaptation+{self.backbone_source}"
+
+    def weights_tag_suffix(self) -> str:
+        return "+random-init-backbone" if self.weights_kind == "official" and self.backbone_source == "random-init" else ""
 
     def provenance(self) -> dict[str, Any]:
         return {**super().provenance(), "config": self.options["config"], "backbone": self.config.backbone,
@@ -94,7 +84,7 @@ class SFNetMethod(TrainableMethod):
                 pending[key] = image
         computed: dict[Any, torch.Tensor] = {}
         if pending:
-            batch = torch.stack([eval_input(image, size, stride) for image in pending.values()])
+            batch = torch.stack([eval_input(image, size, stride, self.preprocessing) for image in pending.values()])
             with torch.no_grad():
                 embedded = self.module.embed(batch.to(self.device))
             computed = dict(zip(pending, embedded))
@@ -134,13 +124,6 @@ class SFNetMethod(TrainableMethod):
         return predictions
 
     # --- training ----------------------------------------------------------------------------
-    def default_train_config(self) -> TrainConfig:
-        if self.options["config"] == "paper":
-            # train.py: Adam lr 3e-5, batch 16 images (= 8 pairs, each pair gives 2 samples), 40 epochs.
-            return TrainConfig(epochs=40, batch_size=8, lr=3e-5, optimizer="adam")
-        # Embedded: everything trains from random init, so a larger step (see README).
-        return TrainConfig(epochs=40, batch_size=8, lr=1e-3, optimizer="adam", max_minutes=10)
-
     def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Paper recipe: every image of the batch (source and target of each pair) with its mask
         becomes an affine-warped training pair; the dataset's own pairs are not used as pairs."""
@@ -155,7 +138,7 @@ class SFNetMethod(TrainableMethod):
         self.cache.clear()  # weights change: cached embeddings are stale
         size = self.config.feature_size
         batch = synthesize(images, masks, size * self.module.stride, size, self.config.affine_std,
-                           self.config.color_jitter)
+                           self.config.color_jitter, self.preprocessing)
         matches = self.module(batch.src_images.to(self.device), batch.trg_images.to(self.device))
         return sfnet_loss(matches, batch.src_masks.to(self.device), batch.trg_masks.to(self.device),
                           self.config.lambdas)

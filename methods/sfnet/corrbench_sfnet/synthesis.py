@@ -16,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from corrbench_sfnet.preprocess import MEAN, STD
+from corrbench.training.learned import Preprocessing
+from corrbench_sfnet.preprocess import SFNET_INPUT
 
 
 @dataclass
@@ -65,7 +66,8 @@ def _to_grid_mask(mask: torch.Tensor, feature_size: int) -> torch.Tensor:
 
 
 def synthesize(images: list[np.ndarray], masks: list[np.ndarray], image_size: int, feature_size: int,
-               affine_std: float = 0.15, jitter: float = 0.1) -> SyntheticBatch:
+               affine_std: float = 0.15, jitter: float = 0.1,
+               preprocessing: Preprocessing = SFNET_INPUT) -> SyntheticBatch:
     """One affine training pair per (image, mask)."""
     views1, views2, resized_masks = [], [], []
     for image, mask in zip(images, masks):
@@ -85,5 +87,5 @@ def synthesize(images: list[np.ndarray], masks: list[np.ndarray], image_size: in
     visible = affine_warp(affine_warp(mask, theta1), inverse1)  # drop what view 1 loses
     trg_mask = affine_warp(visible, theta2)
     src_mask = affine_warp(affine_warp(trg_mask, inverse2), theta1)  # visible in both views
-    return SyntheticBatch((src - MEAN) / STD, (trg - MEAN) / STD,
+    return SyntheticBatch(preprocessing.normalize(src), preprocessing.normalize(trg),
                           _to_grid_mask(src_mask, feature_size), _to_grid_mask(trg_mask, feature_size))

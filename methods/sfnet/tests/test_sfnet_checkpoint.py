@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from corrbench.training.checkpoints import save_checkpoint
-from corrbench.errors import CheckpointError
+from corrbench.errors import CheckpointError, UsageError
 from corrbench_sfnet.checkpoint import load_official, map_official_state
 from corrbench_sfnet.config import build_config
 from corrbench_sfnet.method import SFNetMethod
@@ -90,7 +90,7 @@ def test_corrbench_checkpoint_rebuilds_the_same_model(tmp_path):
     pair = masked_pair()
     np.testing.assert_array_equal(loaded.predict([pair])[0].trg_to_src.coords,
                                   trained.predict([pair])[0].trg_to_src.coords)
-    with pytest.raises(CheckpointError, match="architecture options"):
+    with pytest.raises(UsageError, match=r"kernels=\[3, 3\] contradicts its architecture"):
         SFNetMethod(weights=str(path), kernels=[3, 3])
 
 
@@ -116,3 +116,10 @@ def test_committed_embedded_checkpoint_is_small_and_loads():
     assert method.options["config"] == "embedded" and method.weights_kind == "corrbench"
     coords = method.predict([masked_pair()])[0].trg_to_src.coords
     assert np.isfinite(coords).all()
+
+
+def test_explicit_config_contradicting_the_checkpoint_is_refused(tmp_path):
+    path = tmp_path / "sfnet.pth"
+    save_checkpoint(SFNetMethod(**TINY).checkpoint_payload(), path)
+    with pytest.raises(UsageError, match="sfnet.pth was trained with config=embedded; config=paper contradicts it"):
+        SFNetMethod(weights=str(path), config="paper")
