@@ -71,11 +71,10 @@ def warp_image(image: np.ndarray, coords: np.ndarray) -> np.ndarray:
     """Sample ``image`` at pixel coordinates ``coords`` (h, w, 2) bilinearly; black where NaN/outside."""
     import torch
 
-    height, width = image.shape[:2]
-    grid = torch.from_numpy(coords.astype(np.float32)).clone()
-    grid[..., 0] = (grid[..., 0] * 2 + 1) / width - 1
-    grid[..., 1] = (grid[..., 1] * 2 + 1) / height - 1
-    grid = torch.nan_to_num(grid, nan=-2.0)
+    from corrbench.eval.transfer import pixels_to_normalized
+
+    normalised = pixels_to_normalized(coords.astype(np.float32), image.shape[:2])
+    grid = torch.nan_to_num(torch.from_numpy(np.ascontiguousarray(normalised, dtype=np.float32)), nan=-2.0)
     tensor = torch.from_numpy(image).permute(2, 0, 1)[None].float()
     warped = torch.nn.functional.grid_sample(tensor, grid[None], align_corners=False, padding_mode="zeros")
     return warped[0].permute(1, 2, 0).clamp(0, 255).byte().numpy()
