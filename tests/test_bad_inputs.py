@@ -62,3 +62,24 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, capsys, exitin
     assert "Traceback" not in err
     assert message in err, err
     assert sorted(p.relative_to(work) for p in work.rglob("*")) == before
+
+CASES_TYPED = [
+    ("feature-nn stride text", ["-o", "stride=abc"], "method 'feature-nn' option stride: expected an integer >= 1 and <= 64, got 'abc'"),
+    ("feature-nn stride zero", ["-o", "stride=0"], "option stride: expected an integer >= 1"),
+    ("feature-nn stride negative", ["-o", "stride=-4"], "got -4"),
+    ("feature-nn window too large", ["-o", "window=300"], "memory grows with window²"),
+]
+
+
+@pytest.mark.parametrize("case", CASES_TYPED, ids=[c[0] for c in CASES_TYPED])
+def test_typed_options_are_checked_before_any_work(case, capsys):
+    _, options, message = case
+    assert main([*RUN, "--method", "feature-nn", *options]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and message in err, err
+
+
+def test_sfnet_bad_value_is_one_line(capsys):
+    assert main([*RUN, "--method", "sfnet", "-o", "beta=abc"]) == 2
+    err = capsys.readouterr().err
+    assert "method 'sfnet' option beta: expected a number > 0 or null, got 'abc'" in err and err.count("\n") == 1

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
-from corrbench.training.config import config_from_preset
+from corrbench.training.config import config_from_preset, option
 from corrbench.training.learned import Preset
 from corrbench.training.loop import TrainConfig
 from corrbench_sfnet.preprocess import SFNET_INPUT
@@ -39,8 +39,8 @@ class SFNetConfig:
     levels: tuple[int, int] = (3, 4)
     feature_size: int = 20
     kernels: tuple[int, int] = (5, 3)
-    beta: float = 50.0
-    kernel_sigma: float = 5.0
+    beta: float | None = option(50.0, gt=0)  # None: hard argmax
+    kernel_sigma: float = option(5.0, gt=0)
     exact_border_rescale: bool = False
     freeze_backbone: bool = True
     lambdas: tuple[float, float, float] = (3.0, 16.0, 0.5)
