@@ -114,7 +114,47 @@ class Prediction:
         return self.src_to_trg if direction == "src_to_trg" else self.trg_to_src
 
 
-class Method(ABC):
+class RecordsOptions:
+    """Remembers the keyword options an object was built with, so results can name them.
+
+    Captured in ``__new__`` (before any subclass ``__init__`` runs), so it holds for every way of
+    building a method or dataset: the CLI, :func:`corrbench.load_method`, or direct construction.
+    """
+
+    #: Constructor arguments that are not options (where the data or weights are, which device).
+    not_options: ClassVar[tuple[str, ...]] = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        self = super().__new__(cls)
+        self._init_arguments = (args, dict(kwargs))
+        return self
+
+    def init_options(self) -> dict[str, Any]:
+        """The options given to the constructor (not ``weights``/``device``), as the caller wrote them."""
+        import inspect
+
+        args, kwargs = getattr(self, "_init_arguments", ((), {}))
+        parameters = inspect.signature(type(self).__init__).parameters
+        try:
+            bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
+        except TypeError:
+            bound = None
+        if bound is None:
+            options = dict(kwargs)
+        else:
+            options = {}
+            for name, value in list(bound.arguments.items())[1:]:
+                kind = parameters[name].kind
+                if kind is inspect.Parameter.VAR_KEYWORD:
+                    options.update(value)
+                elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                    options[name] = value
+        for name in self.not_options:
+            options.pop(name, None)
+        return options
+
+
+class Method(RecordsOptions, ABC):
     """Base class of every method plugin.
 
     Subclasses set ``name`` and ``version`` (bump the version whenever predictions change, so
@@ -137,13 +177,10 @@ class Method(ABC):
     so every result and leaderboard row names them whichever way the method was constructed.
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Method":
-        self = super().__new__(cls)
-        self._init_arguments = (args, dict(kwargs))
-        return self
 
     name: ClassVar[str] = "method"
     version: ClassVar[str] = "0"
+    not_options: ClassVar[tuple[str, ...]] = ("weights", "device")
     #: Directions the method can answer; the evaluator asks only for what the protocol needs.
     directions: ClassVar[tuple[Direction, ...]] = DIRECTIONS
     #: True when ``predict`` gains from several pairs at once (the evaluator then batches).
@@ -166,30 +203,6 @@ class Method(ABC):
     ) -> list[Prediction]:
         """Return one :class:`Prediction` per pair, covering at least ``directions``."""
 
-    def init_options(self) -> dict[str, Any]:
-        """The options given to the constructor (not ``weights``/``device``), as the caller wrote them."""
-        import inspect
-
-        args, kwargs = getattr(self, "_init_arguments", ((), {}))
-        parameters = inspect.signature(type(self).__init__).parameters
-        try:
-            bound = inspect.signature(type(self).__init__).bind(self, *args, **kwargs)
-        except TypeError:
-            bound = None
-        if bound is None:
-            options = dict(kwargs)
-        else:
-            options = {}
-            for name, value in list(bound.arguments.items())[1:]:
-                kind = parameters[name].kind
-                if kind is inspect.Parameter.VAR_KEYWORD:
-                    options.update(value)
-                elif kind is not inspect.Parameter.VAR_POSITIONAL:
-                    options[name] = value
-        options.pop("weights", None)
-        options.pop("device", None)
-        return options
-
     def provenance(self) -> dict[str, Any]:
         """What produced these numbers: recorded in every result."""
         return {"method": self.name, "method_version": self.version, "weights": self.weights_tag()}
@@ -206,10 +219,11 @@ class Method(ABC):
         return f"{name}@{digest[:8]}" if digest else name
 
 
-class Dataset(ABC):
+class Dataset(RecordsOptions, ABC):
     """Base of every dataset loader: an indexable, deterministic sequence of :class:`Pair`."""
 
     name: ClassVar[str] = "dataset"
+    not_options: ClassVar[tuple[str, ...]] = ("root", "split")
     version: ClassVar[str] = "0"
     splits: ClassVar[tuple[str, ...]] = ("test",)
     default_protocol: ClassVar[str] = "default"

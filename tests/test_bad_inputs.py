@@ -83,3 +83,9 @@ def test_sfnet_bad_value_is_one_line(capsys):
     assert main([*RUN, "--method", "sfnet", "-o", "beta=abc"]) == 2
     err = capsys.readouterr().err
     assert "method 'sfnet' option beta: expected a number > 0 or null, got 'abc'" in err and err.count("\n") == 1
+
+
+def test_unknown_dataset_option_is_one_line(capsys):
+    assert main([*RUN, "--method", "identity", "-d", "sed=1"]) == 2
+    err = capsys.readouterr().err
+    assert "bad option for dataset 'synthetic'" in err and "Did you mean 'seed'?" in err and err.count("\n") == 1

@@ -125,3 +125,20 @@ def test_cli_seed_run_adds_a_row_beside_the_committed_ones(tmp_path):
     table = (board / "synthetic" / "test__synthetic__pck@0.1.md").read_text()
     assert "| identity | none |" in table and "| identity [seed=3] | none |" in table
     assert table_sync_problems(board) == []
+
+
+def test_dataset_options_come_from_the_cli_and_are_part_of_the_identity(tmp_path):
+    import json as json_
+
+    from corrbench.cli.main import main
+
+    out = tmp_path / "r.json"
+    assert main(["run", "--method", "identity", "--dataset", "synthetic", "-d", "seed=1", "--limit", "2",
+                 "--no-resume", "--no-leaderboard", "--json", str(out)]) == 0
+    identity = json_.loads(out.read_text())["identity"]
+    assert identity["dataset_options"] == {"seed": 1}
+    result = corrbench.evaluate(Shifted(), _data())
+    result.identity["dataset_options"] = {"pair_list": "macosnet450"}
+    update_leaderboard(tmp_path / "board", result)
+    table = render_tables(read_rows(tmp_path / "board", "list"))["test__synthetic__pck@0.1.md"]
+    assert "| shifted [data: pair_list=macosnet450] | none |" in table

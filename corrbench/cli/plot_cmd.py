@@ -6,7 +6,7 @@ import argparse
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from corrbench.cli.run_cmd import add_common_method_args
+    from corrbench.cli.run_cmd import add_common_method_args, add_dataset_option_arg
 
     plot = subparsers.add_parser("plot", help="PCK-vs-alpha curves per dataset, methods overlaid (PNG)")
     plot.add_argument("--dataset", action="append", default=None, help="dataset(s); default: all on the board")
@@ -17,6 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show = subparsers.add_parser("show", help="draw one pair's keypoint transfer (and warp/flow) as PNG")
     add_common_method_args(show)
     show.add_argument("--dataset", required=True)
+    add_dataset_option_arg(show)
     show.add_argument("--split", default="test")
     show.add_argument("--root", default=None)
     show.add_argument("--pair", required=True, help="pair id (see --json records) or index")
@@ -55,7 +56,9 @@ def handle_show(args: argparse.Namespace) -> int:
     from corrbench.registry import METHOD_GROUP, resolve
 
     resolve(METHOD_GROUP, args.method)
-    dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
+    from corrbench.cli.run_cmd import load_dataset_from_args
+
+    dataset = load_dataset_from_args(args)
     if dataset.task != "keypoints":
         raise UsageError(f"`corrbench show` draws keypoint transfers; dataset '{args.dataset}' is scored as "
                          f"'{dataset.task}'")

@@ -11,19 +11,19 @@ from typing import Any
 from corrbench.errors import UsageError
 
 
-def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings to method options (values parsed as YAML scalars: 3, 0.5, true)."""
+def parse_options(pairs: list[str], flag: str = "--option") -> dict[str, Any]:
+    """``KEY=VALUE`` strings to options (values parsed as YAML scalars: 3, 0.5, true)."""
     import yaml
 
     options: dict[str, Any] = {}
     for item in pairs:
         if "=" not in item:
-            raise UsageError(f"bad --option '{item}': expected KEY=VALUE")
+            raise UsageError(f"bad {flag} '{item}': expected KEY=VALUE")
         key, value = item.split("=", 1)
         try:
             options[key.strip().replace("-", "_")] = yaml.safe_load(value)
         except yaml.YAMLError:
-            raise UsageError(f"bad --option '{item}': the value is not a number, word, list or mapping "
+            raise UsageError(f"bad {flag} '{item}': the value is not a number, word, list or mapping "
                              "(quote it, e.g. -o 'key=\"[1\"')") from None
     return options
 
@@ -87,6 +87,19 @@ def check_weights(method: str, weights: str | None) -> None:
         raise CheckpointError(f"--weights {weights}: no such file")
 
 
+def add_dataset_option_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset-option", "-d", action="append", default=[], metavar="KEY=VALUE",
+                        help="dataset option, repeatable (e.g. -d pair_list=macosnet450); recorded in the result")
+
+
+def load_dataset_from_args(args: argparse.Namespace):
+    """The dataset named on the command line, with its root, split and -d options."""
+    import corrbench
+
+    options = parse_options(args.dataset_option, flag="--dataset-option")
+    return corrbench.load_dataset(args.dataset, root=args.root, split=args.split, **options)
+
+
 def add_common_method_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help="method name (see `corrbench list methods`)")
     parser.add_argument("--weights", default=None, help="checkpoint file for the method")
@@ -99,6 +112,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("run", help="evaluate a method on a dataset")
     add_common_method_args(parser)
     parser.add_argument("--dataset", required=True, help="dataset name (see `corrbench list datasets`)")
+    add_dataset_option_arg(parser)
     parser.add_argument("--split", default="test")
     parser.add_argument("--root", default=None, help="dataset root (default: $CORRBENCH_DATA/<name>)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N pairs (no leaderboard update)")
@@ -142,7 +156,7 @@ def handle(args: argparse.Namespace) -> int:
     # Resolve every name before any work or write: a typo fails fast and leaves nothing behind.
     resolve(METHOD_GROUP, args.method)
     check_output_paths(args)
-    dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
+    dataset = load_dataset_from_args(args)
     protocol = resolve_protocol(dataset, args.protocol)
     method = build_method(args)
     is_main = env_world()[0] == 0

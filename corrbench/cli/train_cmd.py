@@ -8,11 +8,12 @@ from dataclasses import fields, replace
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from corrbench.cli.run_cmd import add_common_method_args
+    from corrbench.cli.run_cmd import add_common_method_args, add_dataset_option_arg
 
     parser = subparsers.add_parser("train", help="train a method (checkpoints + resume)")
     add_common_method_args(parser)
     parser.add_argument("--dataset", required=True)
+    add_dataset_option_arg(parser)
     parser.add_argument("--split", default="train")
     parser.add_argument("--root", default=None)
     parser.add_argument("--out", default=None, help="checkpoint folder (default: runs/<method>-<dataset>)")
@@ -34,7 +35,9 @@ def handle(args: argparse.Namespace) -> int:
     from corrbench.training import TrainableMethod, train
 
     resolve(METHOD_GROUP, args.method)
-    dataset = corrbench.load_dataset(args.dataset, root=args.root, split=args.split)
+    from corrbench.cli.run_cmd import load_dataset_from_args
+
+    dataset = load_dataset_from_args(args)
     method = build_method(args)
     if not isinstance(method, TrainableMethod):
         raise UsageError(f"method '{args.method}' has nothing to train")

@@ -17,6 +17,7 @@ class PairList(Dataset):
     name = "pairs"
     version = "1"
     default_protocol = "synthetic"
+    not_options = ("root", "split", "pairs")  # the pairs are data, not an option
 
     def __init__(self, pairs: Sequence[Pair]) -> None:
         super().__init__()

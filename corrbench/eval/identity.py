@@ -55,6 +55,7 @@ class RunIdentity:
     dataset_version: str
     split: str
     dataset_root: str | None
+    dataset_options: dict[str, Any]
     protocol: str
     protocol_version: str
     protocol_digest: str
@@ -76,6 +77,7 @@ class RunIdentity:
             options=canonical(method.init_options()), seed=int(seed),
             dataset=dataset.name, dataset_version=str(dataset.version), split=dataset.split,
             dataset_root=str(Path(root).resolve()) if root else None,
+            dataset_options=canonical(dataset.init_options() if hasattr(dataset, "init_options") else {}),
             protocol=protocol.name, protocol_version=str(protocol.version),
             protocol_digest=protocol_digest(protocol),
             task_options=canonical(task_options or {}), batch_size=int(batch_size),

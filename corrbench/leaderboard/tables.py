@@ -23,11 +23,11 @@ from corrbench.io import atomic_write_text
 from corrbench.metrics.names import MetricId, parse_key
 
 COLUMNS = [
-    "method", "method_version", "weights", "options", "seed", "dataset", "dataset_version", "split",
+    "method", "method_version", "weights", "options", "seed", "dataset", "dataset_options", "dataset_version", "split",
     "protocol", "protocol_version", "metric", "alpha", "category", "value", "n_pairs", "n_kps", "provenance",
 ]
 #: One run whatever the code versions: what a listed (re-runnable) run is matched by.
-IDENTITY_KEY = ["method", "weights", "options", "seed", "dataset", "split", "protocol"]
+IDENTITY_KEY = ["method", "weights", "options", "seed", "dataset", "dataset_options", "split", "protocol"]
 #: The rows of one run: replaced only by a run with all of these equal.
 RUN_KEY = IDENTITY_KEY + ["method_version", "dataset_version", "protocol_version"]
 MEAN = "mean"
@@ -56,13 +56,15 @@ def leaderboard_lock(directory: str | Path) -> Iterator[None]:
                              "corrbench process is running") from None
 
 
-def run_label(method: str, options: str = NO_OPTIONS, seed: int = 0) -> str:
-    """Table label of a run: the method, plus its options and seed when they are not the defaults."""
+def run_label(method: str, options: str = NO_OPTIONS, seed: int = 0, dataset_options: str = NO_OPTIONS) -> str:
+    """Table label of a run: the method, plus its options, seed and dataset options when not the defaults."""
     from corrbench.eval.identity import options_label
 
     extras = [options_label(options)] if options not in ("", NO_OPTIONS) else []
     if int(seed) != 0:
         extras.append(f"seed={int(seed)}")
+    if dataset_options not in ("", NO_OPTIONS):
+        extras.append(f"data: {options_label(dataset_options)}")
     return f"{method} [{', '.join(extras)}]" if extras else method
 
 
@@ -79,6 +81,7 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
         "options": options_text(identity.get("options", {})),
         "seed": int(identity.get("seed", prov.get("seed", 0)) or 0),
         "dataset": result.dataset,
+        "dataset_options": options_text(identity.get("dataset_options", {})),
         "dataset_version": str(prov.get("dataset_version", "")),
         "split": result.split,
         "protocol": result.protocol.name,
@@ -120,7 +123,8 @@ def read_rows(directory: str | Path, dataset: str) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame(columns=COLUMNS)
     return normalise_rows(pd.read_csv(path, dtype={"method_version": str, "dataset_version": str,
-                                                   "weights": str, "options": str, "protocol_version": str}))
+                                                   "weights": str, "options": str, "dataset_options": str,
+                                                   "protocol_version": str}))
 
 
 def normalise_rows(frame: pd.DataFrame) -> pd.DataFrame:
@@ -137,7 +141,10 @@ def normalise_rows(frame: pd.DataFrame) -> pd.DataFrame:
     if "seed" not in frame:
         provenance = frame["provenance"] if "provenance" in frame else pd.Series("", index=frame.index)
         frame["seed"] = provenance.astype(str).str.extract(r"seed (-?\d+)")[0].fillna("0")
-    frame["options"] = frame["options"].fillna(NO_OPTIONS).replace("", NO_OPTIONS)
+    if "dataset_options" not in frame:
+        frame["dataset_options"] = NO_OPTIONS
+    for column in ("options", "dataset_options"):
+        frame[column] = frame[column].fillna(NO_OPTIONS).replace("", NO_OPTIONS)
     frame["seed"] = frame["seed"].astype(int)
     return frame[[c for c in COLUMNS if c in frame]]
 
@@ -176,9 +183,9 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
         classes += sorted(c for c in present if c not in classes and c not in (MEAN, ALL_PAIRS))
         columns = classes + [c for c in (MEAN, ALL_PAIRS) if c in present]
         version_columns = ["method_version", "dataset_version", "protocol_version"]
-        runs = group.sort_values(["method", "weights", "options", "seed", *version_columns])[
-            ["method", "weights", "options", "seed", *version_columns]].drop_duplicates()
-        run_labels = [run_label(m, o, sd) for m, _, o, sd, *_ in runs.itertuples(index=False)]
+        runs = group.sort_values(["method", "weights", "options", "seed", *version_columns, "dataset_options"])[
+            ["method", "weights", "options", "seed", *version_columns, "dataset_options"]].drop_duplicates()
+        run_labels = [run_label(m, o, sd, do) for m, _, o, sd, _, _, _, do in runs.itertuples(index=False)]
         seen = list(zip(run_labels, runs["weights"]))
         clashing = {cell for cell in seen if seen.count(cell) > 1}
         lines = [
@@ -190,8 +197,9 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
             "|---|---|" + "---:|" * len(columns),
         ]
         for run_name, run in zip(run_labels, runs.itertuples(index=False)):
-            method, weights, options, seed, version, data_version, protocol_version = run
+            method, weights, options, seed, version, data_version, protocol_version, data_options = run
             rows = group[(group["method"] == method) & (group["weights"] == weights) & (group["options"] == options)
+                         & (group["dataset_options"] == data_options)
                          & (group["seed"] == seed) & (group["method_version"] == version)
                          & (group["dataset_version"] == data_version)
                          & (group["protocol_version"] == protocol_version)]
