@@ -163,7 +163,7 @@ def test_corrbench_download_then_the_loader_works(server, tmp_path, cards, monke
 
     from corrbench.data.spair import SPairDataset
 
-    data = SPairDataset(split="test")  # root from $CORRBENCH_DATA/spair
+    data = SPairDataset(split="test", subset=True)  # root from $CORRBENCH_DATA/spair (the 20-pair sample)
     assert len(data) == 20 and data[0].src_image.ndim == 3
     # a second run finds everything in place: no new request, no re-extraction
     count = len(server.requests)

@@ -1,4 +1,7 @@
-"""SPair-71k loader on the real annotation subset with stand-in images and masks."""
+"""SPair-71k loader on the real annotation subset with stand-in images and masks.
+
+The sample's layout files are cut down (20 test and 4 val pairs), so every load here says ``subset=True``.
+"""
 
 from __future__ import annotations
 
@@ -28,12 +31,12 @@ def image_annotation(root, category, name):
 
 
 def test_counts_per_split_and_category(root):
-    test = SPairDataset(root=str(root), split="test")
+    test = SPairDataset(root=str(root), subset=True, split="test")
     assert len(test) == 20
     assert Counter(r["category"] for r in test.records) == {
         c: 2 for c in ("aeroplane", "bicycle", "bottle", "bus", "car", "cat", "dog", "horse", "train", "tvmonitor")
     }
-    val = SPairDataset(root=str(root), split="val")
+    val = SPairDataset(root=str(root), subset=True, split="val")
     assert len(val) == 4 and {r["category"] for r in val.records} == {"aeroplane"}
     assert test.splits == ("trn", "val", "test") and len(test.categories) == 18
 
@@ -41,7 +44,7 @@ def test_counts_per_split_and_category(root):
 def test_pairs_match_the_image_annotations(root):
     seen = 0
     for split in ("test", "val"):
-        for pair in SPairDataset(root=str(root), split=split):
+        for pair in SPairDataset(root=str(root), subset=True, split=split):
             src = image_annotation(root, pair.category, pair.meta["src_name"])
             trg = image_annotation(root, pair.category, pair.meta["trg_name"])
             assert pair.pair_id.split(":")[0].split("-")[1:] == [src["filename"][:-4], trg["filename"][:-4]]
@@ -64,7 +67,7 @@ def test_pairs_match_the_image_annotations(root):
 
 
 def test_difficulty_flags_of_known_pairs(root):
-    pairs = {p.pair_id.split("-")[0]: p for p in SPairDataset(root=str(root), split="test")}
+    pairs = {p.pair_id.split("-")[0]: p for p in SPairDataset(root=str(root), subset=True, split="test")}
     assert (pairs["003752"].meta["viewpoint_variation"], pairs["003752"].meta["truncation"]) == (2, 3)
     assert (pairs["011997"].meta["truncation"], pairs["011997"].meta["occlusion"]) == (1, 3)
     assert pairs["007600"].meta["scale_variation"] == 2
@@ -78,7 +81,7 @@ def test_difficulty_flags_of_known_pairs(root):
 
 
 def test_palette_masks_read_by_index(root):
-    pair = SPairDataset(root=str(root), split="test", masks=True)[0]
+    pair = SPairDataset(root=str(root), subset=True, split="test", masks=True)[0]
     x1, y1, x2, y2 = pair.src_bbox.astype(int)
     assert pair.src_mask.dtype == bool and pair.src_mask.shape == pair.src_image.shape[:2]
     assert pair.src_mask.sum() == (x2 - x1) * (y2 - y1) and pair.src_mask[y1, x1] and not pair.src_mask[: max(y1, 1) - 1].any()
@@ -88,7 +91,7 @@ def test_layout_without_trailing_newline_keeps_last_pair_and_ignores_blank_lines
     listing = root / "SPair-71k" / "Layout" / "large" / "test.txt"
     lines = listing.read_text().splitlines()
     listing.write_text("\n\n".join(lines))  # blank lines, no final newline
-    data = SPairDataset(root=str(root), split="test")
+    data = SPairDataset(root=str(root), subset=True, split="test")
     assert data.pair_ids() == lines
 
 
@@ -96,7 +99,7 @@ def test_errors_name_the_file(root, tmp_path_factory):
     base = root / "SPair-71k"
     with pytest.raises(DatasetNotFound, match=r"SPair-71k not found at .*run `corrbench download spair`"):
         SPairDataset(root=str(tmp_path_factory.mktemp("empty")))
-    data = SPairDataset(root=str(root), split="test")
+    data = SPairDataset(root=str(root), subset=True, split="test")
     record = data.records[0]
     record["annotation"].write_text('{"pair_id": 1, "src_kps": [[1, 2]')
     with pytest.raises(DatasetNotFound, match=r"cannot read annotation .*000001-2008_002719-2008_004100:aeroplane.json"):
@@ -112,7 +115,7 @@ def test_errors_name_the_file(root, tmp_path_factory):
         data[4]
     shutil.rmtree(base / "JPEGImages" / "tvmonitor")
     with pytest.raises(DatasetNotFound, match=r"image .*tvmonitor/2008_000023.jpg is missing"):
-        SPairDataset(root=str(root), split="test")
+        SPairDataset(root=str(root), subset=True, split="test")
     with pytest.warns(UserWarning, match="skipped 2 pair"):
-        lenient = SPairDataset(root=str(root), split="test", strict=False)
+        lenient = SPairDataset(root=str(root), subset=True, split="test", strict=False)
     assert len(lenient) == 18 and lenient.skip_report() == {"missing image": 2}

@@ -5,12 +5,16 @@ root that was never downloaded, a missing or truncated image, an annotation that
 Each becomes a one-line :class:`~corrbench.errors.DatasetNotFound` naming the file and the fix.
 A loader never drops a pair silently: in strict mode (the default) the first problem is an
 error; with ``strict=False`` the pair is skipped and counted in :meth:`CardDataset.skip_report`.
+Problems with a whole list, and with a pair found only when it is loaded, always stop (see
+:mod:`corrbench.data.checks`).  The number of pairs listed is compared with the card's
+``expected_pairs``: a short list is an error unless the loader was asked for ``subset=True``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -20,6 +24,7 @@ import numpy as np
 
 from corrbench.api import Dataset
 from corrbench.data.cards import DatasetCard, load_card
+from corrbench.data.checks import AnnotationError, BadRecord, count_problem, number, read_text, redownload
 from corrbench.errors import DatasetNotFound
 
 DATA_ENV = "CORRBENCH_DATA"
@@ -68,12 +73,19 @@ class CardDataset(Dataset):
     #: Names (relative to the official folder) whose presence identifies it.
     markers: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, root: str | None = None, split: str = "test", strict: bool = True) -> None:
+    def __init__(
+        self, root: str | None = None, split: str = "test", strict: bool = True, subset: bool = False
+    ) -> None:
         super().__init__(root=root, split=split)
         self.strict = bool(strict)
+        self.subset = bool(subset)
         self.skipped: Counter[str] = Counter()
+        #: Pairs the list holds, skipped ones included (what the card's count is compared with).
+        self.listed = 0
+        self.pair_list_path: Path | None = None
         self.base = self._find_base(dataset_root(self.name, root))
         self.records: list[dict[str, Any]] = self._index()
+        self._check_count()
         if self.skipped:
             warnings.warn(self.skip_message(), stacklevel=2)
 
@@ -108,6 +120,31 @@ class CardDataset(Dataset):
         self.problem(f"missing {what}", f"{self.name}: {what} {path} is missing; {_fix(self.name)}")
         return False
 
+    def bad_row(self, bad: BadRecord) -> None:
+        """A pair-list row that cannot be used: strict error, or a skip counted under its reason."""
+        if self.strict:
+            raise AnnotationError(bad.message)
+        self.skipped[bad.reason] += 1
+
+    # --- expected size ------------------------------------------------------------------
+    def expected_pairs(self) -> int | None:
+        """The card's pair count for this split (None where no count is known)."""
+        counts = self.card.extra.get("expected_pairs") or {}
+        value = counts.get(self.split)
+        return int(value) if value is not None else None
+
+    def count_label(self) -> str:
+        return f"{self.card.extra.get('title', self.name)} {self.split}"
+
+    def _check_count(self) -> None:
+        if self.pair_list_path is None:
+            return
+        error = count_problem(
+            self.name, self.listed, self.expected_pairs(), self.pair_list_path, self.count_label(), self.subset
+        )
+        if error is not None:
+            raise error
+
     def skip_report(self) -> dict[str, int]:
         return dict(self.skipped)
 
@@ -119,6 +156,10 @@ class CardDataset(Dataset):
     def provenance(self) -> dict[str, Any]:
         info = super().provenance()
         info["n_pairs"] = len(self)
+        if self.expected_pairs() is not None:
+            info["expected_pairs"] = self.expected_pairs()
+        if self.subset:
+            info["subset"] = True
         if self.skipped:
             info["skipped"] = self.skip_report()
         return info
@@ -145,23 +186,49 @@ class CardDataset(Dataset):
 # --- readers: one-line errors naming the file --------------------------------------------
 def _corrupt(dataset: str, what: str, path: Path, error: Exception) -> DatasetNotFound:
     detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return DatasetNotFound(
-        f"{dataset}: cannot read {what} {path} ({detail}); the file is corrupt, {_fix(dataset)} again"
-    )
+    return AnnotationError(f"{dataset}: cannot read {what} {path} ({detail}); the file is corrupt, {redownload(dataset)}")
 
 
 def _missing(dataset: str, what: str, path: Path) -> DatasetNotFound:
     return DatasetNotFound(f"{dataset}: {what} {path} is missing; {_fix(dataset)}")
 
 
-def read_image(path: Path, dataset: str) -> np.ndarray:
-    """RGB uint8 ``(H, W, 3)``; truncated or unreadable files are errors, never padded."""
+def open_image(path: Path, dataset: str, what: str = "image"):
+    """``PIL.Image.open`` that refuses a header claiming more pixels than PIL's safety limit.
+
+    PIL raises ``DecompressionBombError`` (not an ``OSError``) past twice its limit and only warns
+    below that; no benchmark image comes near either, so both are a corrupt file here.
+    """
     from PIL import Image
 
     if not path.is_file():
-        raise _missing(dataset, "image", path)
+        raise _missing(dataset, what, path)
     try:
-        with Image.open(path) as image:
+        image = Image.open(path)
+    except Image.DecompressionBombError as error:
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        raise _too_large(dataset, what, path, f"{pixels.group(1)} pixels" if pixels else "too many pixels") from None
+    except (OSError, ValueError, SyntaxError) as error:
+        raise _corrupt(dataset, what, path, error) from error
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and image.width * image.height > limit:
+        image.close()
+        raise _too_large(dataset, what, path, f"{image.width}x{image.height} pixels")
+    return image
+
+
+def _too_large(dataset: str, what: str, path: Path, claim: str) -> AnnotationError:
+    return AnnotationError(
+        f"{dataset}: {what} {path} claims {claim}, more than PIL will decode (a corrupt header or a "
+        f"decompression bomb); {redownload(dataset)}"
+    )
+
+
+def read_image(path: Path, dataset: str) -> np.ndarray:
+    """RGB uint8 ``(H, W, 3)``; truncated or unreadable files are errors, never padded."""
+    image = open_image(path, dataset)
+    try:
+        with image:
             image.load()
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except (OSError, ValueError, SyntaxError) as error:
@@ -170,12 +237,9 @@ def read_image(path: Path, dataset: str) -> np.ndarray:
 
 def read_mask(path: Path, dataset: str) -> np.ndarray:
     """Boolean foreground mask: any non-zero value (palette *index*, grey level or channel)."""
-    from PIL import Image
-
-    if not path.is_file():
-        raise _missing(dataset, "mask", path)
+    image = open_image(path, dataset, "mask")
     try:
-        with Image.open(path) as image:
+        with image:
             image.load()
             if image.mode in ("RGB", "RGBA", "LA"):
                 channels = np.asarray(image.convert("RGB"))
@@ -195,34 +259,48 @@ def read_json(path: Path, dataset: str) -> Any:
 
 
 def read_csv(path: Path, dataset: str):
+    """The pair list as a table; decoded here first so a bad byte is reported by line."""
+    import io
+
     import pandas as pd
 
     if not path.is_file():
         raise _missing(dataset, "pair list", path)
+    text = read_text(path, dataset, "pair list")
     try:
-        return pd.read_csv(path)
-    except (OSError, ValueError, UnicodeDecodeError) as error:
+        # keep_default_na=False: 'n/a' or an empty cell stays text, so errors quote the file as it is
+        return pd.read_csv(io.StringIO(text), keep_default_na=False)
+    except (OSError, ValueError) as error:
         raise _corrupt(dataset, "pair list", path, error) from error
 
 
-def parse_packed(cell: Any, path: Path, row: int, dataset: str) -> np.ndarray:
-    """A ``;``-packed float cell of the PF csvs (``XA``…``YB``)."""
-    try:
-        values = np.array([float(v) for v in str(cell).split(";")], dtype=np.float64)
-    except ValueError as error:
-        raise _corrupt(dataset, f"pair list (row {row + 2})", path, error) from error
-    if not np.isfinite(values).all():
-        raise DatasetNotFound(f"{dataset}: non-finite keypoint in {path} row {row + 2}; the file is corrupt")
-    return values
+def csv_line(row: int) -> int:
+    """File line of table row ``row`` (line 1 is the header)."""
+    return row + 2
+
+
+def parse_packed(cell: Any, path: Path, row: int, dataset: str, column: str) -> np.ndarray:
+    """A ``;``-packed float cell of the PF csvs (``XA``…``YB``); a bad value is a :class:`BadRecord`."""
+    values = []
+    for text in str(cell).split(";"):
+        value = number(text)
+        if value is None:
+            raise BadRecord(
+                "bad keypoint",
+                f"{dataset}: {path} line {csv_line(row)} column {column}: {text.strip()[:20]!r} is not a finite "
+                f"coordinate; the file is corrupt, {redownload(dataset)}",
+            )
+        values.append(value)
+    return np.array(values, dtype=np.float64)
 
 
 def check_size(image: np.ndarray, expected_wh: Iterable[int], path: Path, dataset: str) -> None:
     """An image whose size disagrees with its annotation is the wrong file."""
     width, height = (int(v) for v in list(expected_wh)[:2])
     if image.shape[:2] != (height, width):
-        raise DatasetNotFound(
+        raise AnnotationError(
             f"{dataset}: image {path} is {image.shape[1]}x{image.shape[0]} but its annotation says "
-            f"{width}x{height}; the file is wrong or corrupt, {_fix(dataset)} again"
+            f"{width}x{height}; the file is wrong or corrupt, {redownload(dataset)}"
         )
 
 

@@ -10,6 +10,11 @@ in both images, as DenseMatching does.  ``class`` is 1..20 in VOC order.
 When ``Annotations/`` exists every pair's two ``.mat`` files must be there (strict mode); without
 the folder, test pairs still load from the csv but carry no boxes (``dhpf_bbox`` then refuses).
 
+Checks (see :mod:`corrbench.data.checks`): a row with a bad class id, flip flag or keypoint cell
+is a strict error or, with ``strict=False``, a counted skip; the list must hold the card's number
+of pairs (``subset=True`` accepts fewer).  The annotations carry no image size, so a loaded pair's
+keypoints and boxes must lie on its images (one pixel of slack): a wrong or 1x1 image stops.
+
 Coordinates are kept exactly as stored (the official files are MATLAB exports whose base no
 source states); every reference evaluator uses them as 0-based pixels and rescales them
 multiplicatively, so corrbench does the same (spec datasets.md §2.3).
@@ -23,7 +28,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from corrbench.api import Pair
-from corrbench.data.base import CardDataset, first_existing, parse_packed, read_csv, read_image
+from corrbench.data.base import CardDataset, csv_line, first_existing, parse_packed, read_csv, read_image
+from corrbench.data.checks import AnnotationError, BadRecord, box_problem, check_points_inside, int_cell, redownload
 from corrbench.errors import DatasetNotFound
 
 PAIR_LISTS = {
@@ -49,10 +55,15 @@ class PFPascalDataset(CardDataset):
     markers: ClassVar[tuple[str, ...]] = ("JPEGImages",)
 
     def __init__(
-        self, root: str | None = None, split: str = "test", strict: bool = True, apply_flip: bool = False
+        self,
+        root: str | None = None,
+        split: str = "test",
+        strict: bool = True,
+        apply_flip: bool = False,
+        subset: bool = False,
     ) -> None:
         self.apply_flip = bool(apply_flip)
-        super().__init__(root=root, split=split, strict=strict)
+        super().__init__(root=root, split=split, strict=strict, subset=subset)
 
     def _pair_list(self) -> Path:
         found = first_existing(self.base, PAIR_LISTS[self.split])
@@ -70,43 +81,72 @@ class PFPascalDataset(CardDataset):
         table = read_csv(path, self.name)
         needed = {"source_image", "target_image", "class"}
         if not needed <= set(table.columns):
-            raise DatasetNotFound(f"pfpascal: pair list {path} lacks columns {sorted(needed - set(table.columns))}")
+            raise AnnotationError(
+                f"pfpascal: pair list {path} line 1 lacks columns {sorted(needed - set(table.columns))}; "
+                f"it is corrupt or not a PF-PASCAL pair list, {redownload(self.name)}"
+            )
         has_kps = all(column in table.columns for column in PACKED)
         annotations = self.base / "Annotations"
         if not has_kps and not annotations.is_dir():
             raise DatasetNotFound(
                 f"pfpascal: {path} has no keypoint columns and {annotations} is missing; run `corrbench download pfpascal`"
             )
+        self.pair_list_path, self.listed = path, len(table)
         records = []
         for row, item in enumerate(table.to_dict("records")):
-            class_id = int(item["class"]) - 1
-            if not 0 <= class_id < len(self.categories):
-                raise DatasetNotFound(f"pfpascal: class {item['class']} outside 1..20 in {path} row {row + 2}")
-            category = self.categories[class_id]
-            src_name, trg_name = Path(str(item["source_image"])).name, Path(str(item["target_image"])).name
-            record: dict[str, Any] = {
-                "pair_id": f"{row:04d}-{Path(src_name).stem}-{Path(trg_name).stem}",
-                "category": category,
-                "class_id": class_id,
-                "src": self.base / "JPEGImages" / src_name,
-                "trg": self.base / "JPEGImages" / trg_name,
-                "flip": int(item.get("flip", 0)),
-            }
-            if has_kps:
-                xa, ya, xb, yb = (parse_packed(item[c], path, row, self.name) for c in PACKED)
-                if not len(xa) == len(ya) == len(xb) == len(yb):
-                    raise DatasetNotFound(f"pfpascal: {path} row {row + 2} has unequal XA/YA/XB/YB lengths")
-                record["src_kps"] = np.stack([xa, ya], axis=1)
-                record["trg_kps"] = np.stack([xb, yb], axis=1)
+            try:
+                record = self._record(path, row, item, has_kps)
+            except BadRecord as bad:
+                self.bad_row(bad)
+                continue
             ok = self.require_file(record["src"], "image") and self.require_file(record["trg"], "image")
             if ok and annotations.is_dir():
                 for side in ("src", "trg"):
-                    mat = annotations / category / (Path(record[side].name).stem + ".mat")
+                    mat = annotations / record["category"] / (Path(record[side].name).stem + ".mat")
                     record[f"{side}_mat"] = mat
                     ok = ok and self.require_file(mat, "annotation")
             if ok:
                 records.append(record)
         return records
+
+    def _record(self, path: Path, row: int, item: dict[str, Any], has_kps: bool) -> dict[str, Any]:
+        """One csv row as a record; an unusable row is a :class:`BadRecord` naming its line."""
+        where = f"{path} line {csv_line(row)}"
+        class_id = int_cell(item["class"])
+        if class_id is None or not 1 <= class_id <= len(self.categories):
+            raise BadRecord(
+                "bad class id",
+                f"pfpascal: {where}: class {str(item['class'])[:20]!r} is not an id 1..{len(self.categories)}; "
+                f"the file is corrupt, {redownload(self.name)}",
+            )
+        flip = int_cell(item.get("flip", 0))
+        if flip not in (0, 1):
+            raise BadRecord(
+                "bad flip flag",
+                f"pfpascal: {where}: flip {str(item.get('flip'))[:20]!r} is not 0 or 1; the file is corrupt, "
+                f"{redownload(self.name)}",
+            )
+        category = self.categories[class_id - 1]
+        src_name, trg_name = Path(str(item["source_image"])).name, Path(str(item["target_image"])).name
+        record: dict[str, Any] = {
+            "pair_id": f"{row:04d}-{Path(src_name).stem}-{Path(trg_name).stem}",
+            "category": category,
+            "class_id": class_id - 1,
+            "src": self.base / "JPEGImages" / src_name,
+            "trg": self.base / "JPEGImages" / trg_name,
+            "flip": flip,
+            "where": where,
+        }
+        if has_kps:
+            xa, ya, xb, yb = (parse_packed(item[c], path, row, self.name, c) for c in PACKED)
+            if not len(xa) == len(ya) == len(xb) == len(yb):
+                raise BadRecord(
+                    "bad keypoint",
+                    f"pfpascal: {where} has unequal XA/YA/XB/YB lengths; the file is corrupt, {redownload(self.name)}",
+                )
+            record["src_kps"] = np.stack([xa, ya], axis=1)
+            record["trg_kps"] = np.stack([xb, yb], axis=1)
+        return record
 
     def _read_mat(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
         from scipy.io import loadmat
@@ -118,13 +158,32 @@ class PFPascalDataset(CardDataset):
             kps = np.asarray(data["kps"], dtype=np.float64).reshape(-1, 2)
             bbox = np.asarray(data["bbox"], dtype=np.float64).reshape(-1)[:4]
         except Exception as error:  # scipy raises several unrelated types for a bad file
-            raise DatasetNotFound(
-                f"pfpascal: cannot read annotation {path} ({type(error).__name__}: {error}); "
-                "the file is corrupt, run `corrbench download pfpascal` again"
+            detail = str(error).splitlines()[0] if str(error) else ""
+            raise AnnotationError(
+                f"pfpascal: cannot read annotation {path} ({type(error).__name__}: {detail}); "
+                f"the file is corrupt, {redownload(self.name)}"
             ) from error
-        if bbox.shape != (4,):
-            raise DatasetNotFound(f"pfpascal: annotation {path} has no 4-value bbox; the file is corrupt")
+        for key, wrong in (("bbox", bbox.shape != (4,)), ("kps", bool(np.isinf(kps).any()))):
+            if wrong:
+                what = "has not 4 values" if key == "bbox" else "holds an infinite value"
+                raise AnnotationError(
+                    f"pfpascal: annotation {path} key '{key}' {what}; the file is corrupt, {redownload(self.name)}"
+                )
         return kps, bbox
+
+    def _check_on_images(self, record, src_image, trg_image, src_kps, trg_kps, src_bbox, trg_bbox) -> None:
+        """No image size is annotated: keypoints and boxes must lie on the images read."""
+        for side, image, kps, box in (("src", src_image, src_kps, src_bbox), ("trg", trg_image, trg_kps, trg_bbox)):
+            where = record["where"] if "src_kps" in record else str(record[f"{side}_mat"])
+            check_points_inside(kps, image.shape[:2], where, record[side], self.name)
+            if box is None:
+                continue
+            problem = box_problem(box, image.shape[1], image.shape[0])
+            if problem is not None:
+                raise AnnotationError(
+                    f"pfpascal: bbox {problem} in {record[f'{side}_mat']} (image {record[side]}); the image or the "
+                    f"annotation is the wrong file or corrupt, {redownload(self.name)}"
+                )
 
     def _load(self, record: dict[str, Any]) -> Pair:
         src_image = read_image(record["src"], self.name)
@@ -144,6 +203,7 @@ class PFPascalDataset(CardDataset):
                 )
             both = ~np.isnan(src_all).any(axis=1) & ~np.isnan(trg_all).any(axis=1)
             src_kps, trg_kps = src_all[both], trg_all[both]
+        self._check_on_images(record, src_image, trg_image, src_kps, trg_kps, src_bbox, trg_bbox)
         if self.apply_flip and record["flip"]:
             src_image, trg_image = src_image[:, ::-1].copy(), trg_image[:, ::-1].copy()
             src_kps, trg_kps = mirror_x(src_kps, src_image.shape[1]), mirror_x(trg_kps, trg_image.shape[1])

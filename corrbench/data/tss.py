@@ -10,18 +10,25 @@ pair folder, ``flip`` (flip_gt.txt) and the original file names (pair.txt).
 Masks come in two encodings in the real files: 8-bit grey {0, 255} (FG3DCar, PASCAL) and palette
 images with indices {0, 1} (JODS); foreground is a nonzero grey level or palette index.
 Every pair folder must be complete: a missing or unreadable file raises an error naming it.
+The pair folders found are compared with the card's ``pairs_per_subset`` (400 in all): more is an
+error; fewer is a warning recorded in :meth:`TSSDataset.provenance` (``subset=True`` accepts it
+quietly).  It is not an error, unlike the other loaders' short lists, because the kit workflow
+(``corrbench evaluate``/``run`` on a subset of the real pairs) has no way yet to say ``subset``.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from corrbench.api import Dataset, Pair
+from corrbench.data.base import open_image
+from corrbench.data.checks import AnnotationError
 from corrbench.errors import DatasetNotFound
 from corrbench.tss.flo import FloError, read_flo, valid_flow_mask
 
@@ -68,10 +75,11 @@ def find_pair_folders(root: str | os.PathLike[str], subsets: tuple[str, ...]) ->
 
 
 def _read_mask(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
+    image = open_image(path, "tss", "mask")  # refuses decompression bombs
     try:
-        with Image.open(path) as image:
+        with image:
             image.load()
             if image.mode == "P":
                 return np.asarray(image) > 0  # palette index 1 = foreground (JODS)
@@ -81,10 +89,11 @@ def _read_mask(path: Path) -> np.ndarray:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
 
+    image = open_image(path, "tss", "image")
     try:
-        with Image.open(path) as image:
+        with image:
             return np.asarray(image.convert("RGB"), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, ValueError) as error:
         raise DatasetNotFound(f"corrupt TSS image {path}: {error}") from None
@@ -130,8 +139,9 @@ class TSSDataset(Dataset):
     task: ClassVar[str] = "flow"
     default_protocol: ClassVar[str] = "tss_official"
 
-    def __init__(self, root: str | None = None, split: str = "test") -> None:
+    def __init__(self, root: str | None = None, split: str = "test", subset: bool = False) -> None:
         card = _card()
+        self.subset = bool(subset)
         super().__init__(root=root, split=split)
         if root is None:
             root = os.environ.get("CORRBENCH_TSS_ROOT") or str(Path("data") / "TSS_CVPR2016")
@@ -147,6 +157,40 @@ class TSSDataset(Dataset):
                         f"TSS pair {folder.pair_id} is incomplete: {folder.path / name} is missing; "
                         "re-extract TSS_CVPR2016.zip"
                     )
+        self.expected = self._expected_counts(card)
+        self.short = {s: (n, self.count(s)) for s, n in self.expected.items() if self.count(s) < n}
+        if self.short and not self.subset:
+            found = ", ".join(f"{got} of {s}'s {n}" for s, (n, got) in self.short.items())
+            warnings.warn(
+                f"tss: {self.root} holds {found} pair folders (dataset card); scores are not comparable with "
+                "published ones; re-extract TSS_CVPR2016.zip (or pass subset=True to use part of it)",
+                stacklevel=2,
+            )
+
+    def count(self, subset: str) -> int:
+        return sum(folder.subset == subset for folder in self.folders)
+
+    def _expected_counts(self, card) -> dict[str, int]:
+        """Pairs per subset the root should hold: every subset, or the one subset folder given."""
+        per_subset = {str(k): int(v) for k, v in (card.extra.get("pairs_per_subset") or {}).items()}
+        root = Path(self.root)
+        single = root.name in per_subset and not any((root / s).is_dir() for s in per_subset)
+        expected = {root.name: per_subset[root.name]} if single else per_subset
+        for name, count in expected.items():
+            if self.count(name) > count:
+                raise AnnotationError(
+                    f"tss: {root} holds {self.count(name)} {name} pair folders but TSS has {count} (dataset card); "
+                    "it is not the official TSS_CVPR2016 folder, re-extract TSS_CVPR2016.zip"
+                )
+        return expected
+
+    def provenance(self) -> dict[str, Any]:
+        info = super().provenance()
+        info["n_pairs"] = len(self)
+        info["expected_pairs"] = sum(self.expected.values())
+        if self.subset or self.short:
+            info["subset"] = True
+        return info
 
     @property
     def categories(self) -> list[str]:
