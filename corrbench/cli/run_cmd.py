@@ -174,8 +174,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.json_path:
         atomic_write_text(args.json_path, json.dumps(result.to_dict(), indent=1, default=float) + "\n")
     if not args.no_leaderboard:
-        if args.limit is not None:
-            print("leaderboard not updated: a --limit run is not comparable with full runs", file=sys.stderr)
+        if args.limit is not None or dataset.init_options().get("subset"):
+            print("leaderboard not updated: a --limit or subset run is not comparable with full runs", file=sys.stderr)
         else:
             from corrbench.leaderboard.tables import update_leaderboard
 

@@ -140,5 +140,5 @@ def count_problem(
     found = "no pairs (header only)" if listed == 0 else f"only {listed} pairs"
     return AnnotationError(
         f"{dataset}: pair list {source} lists {found} but {label} has {expected} (dataset card); the file "
-        f"is cut short, {redownload(dataset)} (or pass subset=True to evaluate on part of it, not comparable)"
+        f"is cut short, {redownload(dataset)} (or pass -d subset=true, subset=True in Python, to evaluate on part of it, not comparable)"
     )

@@ -78,7 +78,7 @@ class PFWillowDataset(CardDataset):
         if path is None:
             hint = ""
             if self.pair_list == "standard" and first_existing(self.base, PAIR_LISTS["macosnet450"]):
-                hint = " (only MaCoSNet's 450-pair list is there: pass pair_list='macosnet450' to use it)"
+                hint = " (only MaCoSNet's 450-pair list is there: pass -d pair_list=macosnet450 (pair_list='macosnet450' in Python) to use it)"
             raise DatasetNotFound(
                 f"pfwillow: pair list {self.base / PAIR_LISTS[self.pair_list][0]} not found{hint}; "
                 "run `corrbench download pfwillow`"
@@ -88,7 +88,7 @@ class PFWillowDataset(CardDataset):
         if packed and self.pair_list != "macosnet450":
             raise UsageError(
                 f"pfwillow: {path} is MaCoSNet's 450-pair list, not the standard 900-pair one; "
-                "pass pair_list='macosnet450' to use it (its numbers are not comparable)"
+                "pass -d pair_list=macosnet450 (pair_list='macosnet450' in Python) to use it (its numbers are not comparable)"
             )
         if not packed and self.pair_list == "macosnet450":
             raise UsageError(f"pfwillow: {path} is not MaCoSNet's 450-pair list (no XA/YA/XB/YB columns)")

@@ -163,7 +163,7 @@ class TSSDataset(Dataset):
             found = ", ".join(f"{got} of {s}'s {n}" for s, (n, got) in self.short.items())
             warnings.warn(
                 f"tss: {self.root} holds {found} pair folders (dataset card); scores are not comparable with "
-                "published ones; re-extract TSS_CVPR2016.zip (or pass subset=True to use part of it)",
+                "published ones; re-extract TSS_CVPR2016.zip (or pass -d subset=true, subset=True in Python, to use part of it)",
                 stacklevel=2,
             )
 
