@@ -120,3 +120,13 @@ def test_cli_crash_is_one_line_with_distribution_and_traceback_only_with_debug(c
     monkeypatch.setenv("CORRBENCH_DEBUG", "1")
     assert main(args) == 2
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_out_of_memory_inside_predict_is_one_line_with_the_size():
+    def oom(pairs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory: "
+                           "you tried to allocate 107374182400 bytes. Error code 12 (Cannot allocate memory)")
+
+    with pytest.raises(MethodError, match=r"ran out of memory on pair\(s\) p0 on cpu \(it asked for "
+                                          r"107374182400 bytes\); lower --batch-size"):
+        corrbench.evaluate(Answering(make=oom), _data(1))

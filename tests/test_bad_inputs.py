@@ -89,3 +89,15 @@ def test_unknown_dataset_option_is_one_line(capsys):
     assert main([*RUN, "--method", "identity", "-d", "sed=1"]) == 2
     err = capsys.readouterr().err
     assert "bad option for dataset 'synthetic'" in err and "Did you mean 'seed'?" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("method, option, why", [
+    ("nemf", "feature_size=200", "(4·feature_size)⁴"),
+    ("sfnet", "feature_size=400", "feature_size⁴"),
+    ("macosnet", "image_size=8192", "(image_size/16)⁴"),
+    ("rtn", "image_size=9999", "image_size²"),
+])
+def test_resolutions_that_cannot_fit_in_memory_are_refused_up_front(method, option, why, capsys):
+    assert main([*RUN, "--method", method, "-o", option]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and why in err and "Traceback" not in err, err

@@ -50,7 +50,11 @@ def call_predict(method: Method, pairs: Sequence[Pair], directions: Sequence[Dir
         predictions = method.predict(pairs, directions=tuple(directions))
     except CorrbenchError:
         raise
+    except MemoryError as error:
+        raise MethodError(_out_of_memory(method, ids, error)) from error
     except Exception as error:
+        if "out of memory" in str(error).lower() or "can't allocate memory" in str(error).lower():
+            raise MethodError(_out_of_memory(method, ids, error)) from error
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise MethodError(
             f"{method_label(method)} raised {type(error).__name__}"
@@ -69,6 +73,15 @@ def call_predict(method: Method, pairs: Sequence[Pair], directions: Sequence[Dir
             raise MethodError(f"{method_label(method)} returned {type(prediction).__name__} for pair "
                               f"{pair.pair_id}; expected a corrbench.api.Prediction")
     return list(predictions)
+
+
+def _out_of_memory(method: Method, ids: str, error: BaseException) -> str:
+    import re
+
+    size = re.search(r"(?:allocate|alloc)\D*([\d.]+\s*[KMGT]i?B|\d+ bytes)", str(error))
+    asked = f" (it asked for {size.group(1)})" if size else ""
+    return (f"{method_label(method)} ran out of memory on pair(s) {ids} on {getattr(method, 'device', 'cpu')}"
+            f"{asked}; lower --batch-size or the method's resolution options (see its README)")
 
 
 def _fail(method: Method, pair: Pair, what: str) -> MethodError:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from corrbench.errors import UsageError
-from corrbench.training.config import config_from_preset
+from corrbench.training.config import config_from_preset, option
 from corrbench.training.learned import Preset
 from corrbench.training.loop import TrainConfig
 from corrbench_macosnet.preprocess import MACOSNET_INPUT
@@ -70,7 +70,7 @@ class MaCoSNetConfig:
 
     encoder: str = "resnet101"
     widths: tuple[int, int, int, int] = (64, 256, 512, 1024)
-    image_size: int = 240
+    image_size: int = option(240, le=1024, why="the 4-D correlation holds (image_size/16)⁴ floats per pair")
     regressor_kernels: tuple[int, int] = (7, 5)
     regressor_channels: tuple[int, int] = (128, 64)
     tps_reg_train: float = 0.2

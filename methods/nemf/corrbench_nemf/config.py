@@ -7,6 +7,8 @@ checked on load); the others only change how inference or training runs.
 
 from __future__ import annotations
 
+from corrbench.training.config import option
+
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -40,8 +42,8 @@ class NeMFConfig:
     backbone: str = "resnet101"
     backbone_channels: tuple[int, ...] | None = None
     hyperpixel: tuple[int, ...] = (3, 7, 30, 33)
-    input_size: int = 256
-    feature_size: int = 16
+    input_size: int = option(256, ge=32, le=1024, why="the image encoder's memory grows with input_size²")
+    feature_size: int = option(16, ge=2, le=48, why="the finest 4-D correlation holds (4·feature_size)⁴ floats: 48 needs 5.4 GB per pair")
     level_channels: int = 16
     feature_proj_dim: int = 128
     depth: int = 4

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from corrbench.training.config import option
+
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,7 +17,7 @@ from corrbench_rtn.preprocess import RTN_INPUT
 class RTNConfig:
     backbone: str = "vgg19"
     backbone_width: int = 16  # only for backbone "tiny"
-    image_size: int = 256  # inputs are resized to image_size x image_size (official: 256)
+    image_size: int = option(256, le=1024, why="feature maps and warps grow with image_size²")  # inputs are resized to image_size² (official: 256)
     max_disp: int = 9  # correlation window (9 x 9 candidates)
     geo_widths: tuple[int, ...] = (64, 128, 256, 512, 512)
     geo_edge_kernel: int = 9  # kernel of geo_conv1 and geo_conv10

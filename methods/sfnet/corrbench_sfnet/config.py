@@ -37,7 +37,7 @@ class SFNetConfig:
 
     backbone: str = PAPER_BACKBONE
     levels: tuple[int, int] = (3, 4)
-    feature_size: int = 20
+    feature_size: int = option(20, le=100, why="the correlation holds feature_size⁴ floats per pair: 100 needs 0.4 GB")
     kernels: tuple[int, int] = (5, 3)
     beta: float | None = option(50.0, gt=0)  # None: hard argmax
     kernel_sigma: float = option(5.0, gt=0)
