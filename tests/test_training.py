@@ -87,3 +87,51 @@ def test_payload_options_of_corrbench_checkpoints_only():
     stored["width"] = 9
     assert payload["options"]["width"] == 8  # a copy: the caller's payload is not modified
     assert payload_options({"state_dict": {}}) == {}
+
+
+class _Clock:
+    """A fake ``time.monotonic`` that jumps a minute per call after ``calm`` calls (a budget stop)."""
+
+    def __init__(self, calm: int) -> None:
+        self.calls, self.calm = 0, calm
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return 0.0 if self.calls <= self.calm else 60.0 * self.calls
+
+
+def test_budget_stop_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
+    from corrbench.training import loop
+
+    config = TrainConfig(epochs=3, batch_size=2, lr=0.1)
+    full = ShiftMethod()
+    reference = train(full, _data(), config, tmp_path / "full")
+    assert reference.steps == 9
+    part = ShiftMethod()
+    monkeypatch.setattr(loop.time, "monotonic", _Clock(calm=4))  # stops after 4 steps: mid-epoch 2
+    first = train(part, _data(), TrainConfig(epochs=3, batch_size=2, lr=0.1, max_minutes=0.5), tmp_path / "part")
+    assert first.stopped_by_budget and first.steps == 4 and first.epochs_done == 1
+    state = load_checkpoint(tmp_path / "part" / "last.pth")
+    assert (state["epoch"], state["batches_done"], state["partial_epoch"]) == (1, 1, True)
+    monkeypatch.undo()
+    resumed = ShiftMethod()
+    summary = train(resumed, _data(), config, tmp_path / "part")  # max_minutes may change on resume
+    assert summary.steps == 9 and summary.epochs_done == 3 and summary.losses == reference.losses
+    for a, b in zip(resumed.module.parameters(), full.module.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_resume_with_another_learning_rate_is_refused(tmp_path):
+    from corrbench.errors import UsageError
+
+    train(ShiftMethod(), _data(), TrainConfig(epochs=1, batch_size=2, lr=0.1), tmp_path)
+    with pytest.raises(UsageError, match=r"trained with other settings \(lr 0.1 -> 0.5\).*--no-resume"):
+        train(ShiftMethod(), _data(), TrainConfig(epochs=2, batch_size=2, lr=0.5), tmp_path)
+
+
+def test_a_temporary_file_left_by_a_killed_save_is_removed(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    stale = tmp_path / ".last.pth.abc123.tmp"
+    stale.write_bytes(b"\0" * 1000)
+    train(ShiftMethod(), _data(), TrainConfig(epochs=1, batch_size=2, lr=0.1), tmp_path)
+    assert not stale.exists() and (tmp_path / "last.pth").is_file()

@@ -158,27 +158,36 @@ def train(
         raise UsageError(f"method '{method.name}' cannot be trained (it has no training loss)")
     out = Path(out_dir)
     last = out / "last.pth"
+    remove_stale_temporaries(out)
     optimizer = make_optimizer(method.trainable_parameters(), config)
-    start_epoch, step, losses = 0, 0, []
+    start_epoch, step, losses, skip_batches, rng_state = 0, 0, [], 0, None
     if resume and last.is_file():
         state = load_checkpoint(last)
+        check_resume_config(state.get("config"), config, last)
         method.load_corrbench_checkpoint(state, source=str(last))
         optimizer.load_state_dict(state["optimizer"])
         start_epoch, step, losses = state["epoch"], state["step"], list(state["losses"])
+        skip_batches, rng_state = int(state.get("batches_done", 0)), state.get("rng")
     method.prepare_training(dataset, config)
     began = time.monotonic()
     stopped = False
     from corrbench.progress import progress_bar
 
-    epoch = start_epoch
+    epoch, partial = start_epoch, False
     for epoch in range(start_epoch, config.epochs):
         # Seeding per epoch makes a run resumed from an epoch checkpoint identical to an uninterrupted one.
         torch.manual_seed(config.seed * 100_003 + epoch)
         order = _epoch_order(len(dataset), epoch, config)
         batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
+        first = 0
+        if epoch == start_epoch and skip_batches:
+            # Resuming a budget stop mid-epoch: the same order, the RNG where it stopped, the rest of the batches.
+            first = skip_batches
+            _set_rng(rng_state)
         method.module.train()
-        with progress_bar(len(batches), f"epoch {epoch + 1}/{config.epochs}", enabled=progress) as advance:
-            for batch in batches:
+        batches_done = first
+        with progress_bar(len(batches) - first, f"epoch {epoch + 1}/{config.epochs}", enabled=progress) as advance:
+            for batch in batches[first:]:
                 pairs = [dataset[i] for i in batch]
                 loss, _logs = method.training_loss(pairs, step)
                 optimizer.zero_grad(set_to_none=True)
@@ -188,21 +197,65 @@ def train(
                 optimizer.step()
                 losses.append(float(loss.detach()))
                 step += 1
+                batches_done += 1
                 advance(1)
                 if config.max_minutes is not None and time.monotonic() - began > 60 * config.max_minutes:
                     stopped = True
                     break
         method.module.eval()
+        # A budget stop mid-epoch records where it stopped (epoch, batches done, RNG) so resume is exact.
+        partial = stopped and batches_done < len(batches)
         payload = {**method.checkpoint_payload(), "optimizer": optimizer.state_dict(),
-                   "epoch": epoch + 1, "step": step, "losses": losses, "partial_epoch": stopped, "config": _plain(asdict(config))}
+                   "epoch": epoch if partial else epoch + 1, "batches_done": batches_done if partial else 0,
+                   "rng": _get_rng() if partial else None, "step": step, "losses": losses,
+                   "partial_epoch": partial, "config": _plain(asdict(config))}
         save_checkpoint(payload, last)
         save_checkpoint(method.checkpoint_payload(), out / WEIGHTS_FILE)
         if stopped:
             break
-    done = epoch + 1 if config.epochs > start_epoch else start_epoch
+    done = (epoch if partial else epoch + 1) if config.epochs > start_epoch else start_epoch
     return TrainSummary(epochs_done=done, steps=step, seconds=time.monotonic() - began,
                         last_loss=losses[-1] if losses else float("nan"), losses=losses,
                         checkpoint=str(last), stopped_by_budget=stopped)
+
+
+#: Settings a resumed run may change: how long it goes on.  Anything else changes what it learns.
+RESUMABLE_CHANGES = ("epochs", "max_minutes")
+
+
+def check_resume_config(stored: dict[str, Any] | None, config: TrainConfig, path: Path) -> None:
+    """Refuse to resume with other hyper-parameters than the checkpoint was trained with."""
+    if not stored:
+        return
+    now = _plain(asdict(config))
+    changed = [f"{key} {stored[key]!r} -> {now[key]!r}" for key in sorted(now)
+               if key in stored and key not in RESUMABLE_CHANGES and stored[key] != now[key]]
+    if changed:
+        raise UsageError(f"{path} was trained with other settings ({'; '.join(changed)}); resume with the "
+                         "checkpoint's settings, or start over with --no-resume (only epochs and "
+                         "max_minutes may change on resume)")
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """A kill during an atomic save leaves ``.last.pth.*.tmp`` behind: remove such leftovers."""
+    for name in ("last.pth", WEIGHTS_FILE):
+        for stale in out.glob(f".{name}.*.tmp"):
+            stale.unlink(missing_ok=True)
+
+
+def _get_rng() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng(state: dict[str, Any] | None) -> None:
+    if not state:
+        return
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _plain(value: Any) -> Any:
