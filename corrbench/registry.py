@@ -89,7 +89,7 @@ def resolve(group: str, name: str) -> Any:
         ) from error
 
 
-def check_options(kind: str, name: str, constructor: Any, options: dict[str, Any]) -> None:
+def check_options(kind: str, name: str, constructor: Any, options: dict[str, Any]) -> dict[str, Any]:
     """Refuse option names the constructor does not take, before calling it.
 
     Only this is reported as "bad option": an error raised *inside* a constructor is a bug (or the
@@ -100,10 +100,10 @@ def check_options(kind: str, name: str, constructor: Any, options: dict[str, Any
     try:
         signature = inspect.signature(constructor)
     except (TypeError, ValueError):  # a builtin or C type: let the call speak for itself
-        return
+        return options
     parameters = signature.parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return  # **options: the plugin checks its own keys
+        return options  # **options: the plugin checks its own keys
     known = [n for n, p in parameters.items() if p.kind is not inspect.Parameter.VAR_POSITIONAL
              and n not in ("self", "root", "split", "weights", "device")]
     unknown = sorted(set(options) - set(parameters))
@@ -111,15 +111,21 @@ def check_options(kind: str, name: str, constructor: Any, options: dict[str, Any
         hints = "".join(suggest(key, known) for key in unknown[:1])
         raise UsageError(f"bad option for {kind} '{name}': it has no option(s) {', '.join(unknown)}.{hints} "
                          f"Known: {', '.join(known) or 'none'}")
+    from corrbench.training.config import check_option
+
+    checked = dict(options)
+    for key, value in options.items():
+        if key not in ("root", "split", "weights", "device") and value is not None:
+            checked[key] = check_option(name, constructor, key, value, kind=kind)  # annotation = option type
+    return checked
 
 
 def load_method(name: str, **options: Any):
     cls = resolve(METHOD_GROUP, name)
-    check_options("method", name, cls.__init__, options)
-    return cls(**options)
+    return cls(**check_options("method", name, cls.__init__, options))
 
 
 def load_dataset(name: str, root: str | None = None, split: str = "test", **options: Any):
     cls = resolve(DATASET_GROUP, name)
-    check_options("dataset", name, cls.__init__, {"root": root, "split": split, **options})
-    return cls(root=root, split=split, **options)
+    checked = check_options("dataset", name, cls.__init__, {"root": root, "split": split, **options})
+    return cls(**checked)

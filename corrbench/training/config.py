@@ -110,13 +110,18 @@ def _coerce(value: Any, hint: Any) -> Any:
     return value  # a type this checker does not know: the config's own __post_init__ decides
 
 
-def check_option(method: str, config_type: type, name: str, value: Any) -> Any:
-    """``value`` converted to the type of field ``name`` of ``config_type`` and checked against its range."""
+def check_option(method: str, config_type: Any, name: str, value: Any, kind: str = "method") -> Any:
+    """``value`` converted to the type of field ``name`` of ``config_type`` and checked against its range.
+
+    ``config_type`` is a config dataclass, or any callable whose parameters are annotated (a
+    constructor without a config dataclass: a baseline's or a dataset's ``__init__``).
+    """
     try:
         hint = typing.get_type_hints(config_type).get(name, Any)
     except Exception:  # an annotation this module cannot resolve: the config's own checks decide
         hint = Any
-    field_ = {f.name: f for f in fields(config_type)}.get(name)
+    field_ = ({f.name: f for f in fields(config_type)}.get(name)
+              if dataclasses.is_dataclass(config_type) else None)
     bounds = field_.metadata.get("range") if field_ is not None else None
     words = _type_words(hint)
     nullable = words.endswith(" or null")
@@ -125,13 +130,13 @@ def check_option(method: str, config_type: type, name: str, value: Any) -> Any:
     try:
         converted = _coerce(value, hint)
     except _Bad:
-        raise UsageError(f"method '{method}' option {name}: expected {expected}, got {value!r}") from None
+        raise UsageError(f"{kind} '{method}' option {name}: expected {expected}, got {value!r}") from None
     if bounds and isinstance(converted, (int, float)) and not isinstance(converted, bool):
         gt, ge, le, why = bounds
         if (gt is not None and not converted > gt) or (ge is not None and not converted >= ge) or (
                 le is not None and not converted <= le):
             reason = f" ({why})" if why else ""
-            raise UsageError(f"method '{method}' option {name}: expected {expected}, got {value!r}{reason}")
+            raise UsageError(f"{kind} '{method}' option {name}: expected {expected}, got {value!r}{reason}")
     return converted
 
 
