@@ -46,4 +46,11 @@ def evaluate(method: "Method", dataset: "Dataset", protocol: Any = None, limit: 
     return _evaluate(method, dataset, protocol=protocol, limit=limit, **kwargs)
 
 
-__all__ = ["__version__", "evaluate", "load_dataset", "load_method"]
+def compare(a: Any, b: Any, **kwargs: Any):
+    """B minus A on the pairs both scored: paired-bootstrap intervals and a paired permutation test."""
+    from corrbench.eval.compare import compare as _compare
+
+    return _compare(a, b, **kwargs)
+
+
+__all__ = ["__version__", "compare", "evaluate", "load_dataset", "load_method"]

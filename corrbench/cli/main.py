@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "corrbench.cli.plot_cmd",
     "corrbench.cli.download_cmd",
     "corrbench.cli.evaluate_cmd",
+    "corrbench.cli.compare_cmd",
 )
 
 

@@ -15,10 +15,13 @@ def console():
     return Console() if sys.stdout.isatty() else Console(width=160)
 
 
-def _pct(value: Any) -> str:
+def _pct(value: Any, interval: Any = None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{100 * float(value):.1f}"
+    text = f"{100 * float(value):.1f}"
+    if interval:
+        text += f" ± {100 * (interval[1] - interval[0]) / 2:.1f}"  # half the 95 % interval's width
+    return text
 
 
 def headline_metrics(result: Any) -> list[str]:
@@ -37,7 +40,7 @@ def per_class_table(result: Any):
 
     metric_names = headline_metrics(result)
     table = Table(title=f"{result.method} on {result.dataset}/{result.split} — protocol {result.protocol.name}"
-                        " (per image, %)")
+                        " (per image, %; ± half the 95 % bootstrap interval)")
     table.add_column("category")
     for name in metric_names:
         table.add_column(name, justify="right")
@@ -52,7 +55,8 @@ def per_class_table(result: Any):
     summary = result.summary
     table.add_section()
     counts = [str(summary.get("n_pairs", ""))] + ([str(summary.get("n_kps", ""))] if has_kps else [])
-    table.add_row("mean (classes)", *[_pct(summary.get(n)) for n in metric_names], *counts)
+    ci = getattr(result, "summary_ci", None) or {}
+    table.add_row("mean (classes)", *[_pct(summary.get(n), ci.get(n)) for n in metric_names], *counts)
     if has_kps:
         from corrbench.metrics.names import MetricId, parse_key
 
@@ -61,7 +65,7 @@ def per_class_table(result: Any):
             for n in metric_names:
                 metric = parse_key(n)
                 same_alpha = MetricId(family, metric.alpha, averaging).key if metric.name == "pck" else None
-                cells.append(_pct(summary.get(same_alpha)) if same_alpha else "")
+                cells.append(_pct(summary.get(same_alpha), ci.get(same_alpha)) if same_alpha else "")
             table.add_row(label, *cells, "", "")
     return table
 

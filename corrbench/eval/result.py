@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from corrbench.eval.protocols import Protocol
+from corrbench.metrics.bootstrap import LEVEL, RESAMPLES
+
+#: How ``summary_ci`` is computed (written beside it in every JSON).
+CI_SETTINGS = {"method": "percentile bootstrap over pairs; stratified by class for the mean over classes",
+               "resamples": RESAMPLES, "level": LEVEL, "seed": 0}
 
 
 @dataclass
@@ -24,6 +29,8 @@ class EvaluationResult:
     buckets: dict[str, dict[str, float]] = field(default_factory=dict)
     identity: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: ``{summary key: [low, high]}``: 95 % percentile-bootstrap intervals (see corrbench.metrics.bootstrap).
+    summary_ci: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self, include_records: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -34,6 +41,8 @@ class EvaluationResult:
             "identity": self.identity,
             "provenance": self.provenance,
             "summary": self.summary,
+            "summary_ci": self.summary_ci,
+            "ci": CI_SETTINGS if self.summary_ci else {},
             "per_class": self.per_class,
             "buckets": self.buckets,
             "warnings": self.warnings,

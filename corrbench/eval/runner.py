@@ -163,5 +163,5 @@ def evaluate(
         method=method.name, dataset=dataset.name, split=dataset.split, protocol=protocol,
         provenance=provenance, categories=list(dataset.categories), records=records,
         summary=assembled.summary, per_class=assembled.per_class, buckets=assembled.buckets,
-        identity=identity.to_dict(), warnings=assembled.warnings,
+        identity=identity.to_dict(), warnings=assembled.warnings, summary_ci=assembled.summary_ci,
     )

@@ -24,6 +24,7 @@ class Assembled:
     per_class: dict[str, dict[str, Any]]
     buckets: dict[str, dict[str, float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    summary_ci: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Task:
@@ -96,8 +97,11 @@ class KeypointTask(Task):
         per_class = aggregates["per_class"]
         for category, values in mask_per_class.items():
             per_class.setdefault(category, {}).update(values)
+        from corrbench.metrics.bootstrap import pck_intervals
+
+        intervals = pck_intervals(metric.records, self.protocol.alphas) if metric.records else {}
         return Assembled(summary={**aggregates["summary"], **mask_summary}, per_class=per_class,
-                         buckets=aggregates["buckets"])
+                         buckets=aggregates["buckets"], summary_ci=intervals)
 
 
 class CosegTask(KeypointTask):

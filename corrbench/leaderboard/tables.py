@@ -24,7 +24,8 @@ from corrbench.metrics.names import MetricId, parse_key
 
 COLUMNS = [
     "method", "method_version", "weights", "options", "seed", "dataset", "dataset_options", "dataset_version", "split",
-    "protocol", "protocol_version", "metric", "alpha", "category", "value", "n_pairs", "n_kps", "provenance",
+    "protocol", "protocol_version", "metric", "alpha", "category", "value", "ci_low", "ci_high", "n_pairs", "n_kps",
+    "provenance",
 ]
 #: One run whatever the code versions: what a listed (re-runnable) run is matched by.
 IDENTITY_KEY = ["method", "weights", "options", "seed", "dataset", "dataset_options", "split", "protocol"]
@@ -91,9 +92,14 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
     }
     rows: list[dict[str, Any]] = []
 
-    def add(metric: MetricId, category: str, value: float, n_pairs: int, n_kps: int | None) -> None:
+    intervals = getattr(result, "summary_ci", None) or {}
+
+    def add(metric: MetricId, category: str, value: float, n_pairs: int, n_kps: int | None,
+            interval: list[float] | None = None) -> None:
+        low, high = (round(float(v), 6) for v in interval) if interval else (None, None)
         rows.append({**base, "metric": metric.name, "alpha": metric.alpha, "category": category,
-                     "value": round(float(value), 6), "n_pairs": n_pairs, "n_kps": n_kps})
+                     "value": round(float(value), 6), "ci_low": low, "ci_high": high,
+                     "n_pairs": n_pairs, "n_kps": n_kps})
 
     n_pairs_total = int(result.summary.get("n_pairs", 0))
     n_kps_total = result.summary.get("n_kps")
@@ -106,7 +112,7 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
         metric = parse_key(name)
         if metric.is_score:
             column = ALL_PAIRS if metric.averaging == "all_pairs" else MEAN
-            add(metric, column, value, n_pairs_total, n_kps_total)
+            add(metric, column, value, n_pairs_total, n_kps_total, intervals.get(name))
     protocol_alpha = getattr(result.protocol, "bucket_alpha", None)
     for key, groups in (result.buckets or {}).items():
         for bucket, value in groups.items():
@@ -146,6 +152,9 @@ def normalise_rows(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("options", "dataset_options"):
         frame[column] = frame[column].fillna(NO_OPTIONS).replace("", NO_OPTIONS)
     frame["seed"] = frame["seed"].astype(int)
+    for column in ("ci_low", "ci_high"):
+        if column not in frame:
+            frame[column] = float("nan")
     return frame[[c for c in COLUMNS if c in frame]]
 
 
@@ -164,8 +173,14 @@ def merge_rows(existing: pd.DataFrame, new_rows: Iterable[dict[str, Any]]) -> pd
                                "method_version", "category"], kind="stable").reset_index(drop=True)
 
 
-def _format_percent(value: float) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.1f}"
+def _format_percent(value: float, span: float | None = None) -> str:
+    """``45.1``, or ``45.1 ± 1.8`` (half the 95 % interval's width) where an interval is known."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    text = f"{100 * value:.1f}"
+    if span is not None and not (isinstance(span, float) and math.isnan(span)):
+        text += f" ± {100 * span / 2:.1f}"
+    return text
 
 
 def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> dict[str, str]:
@@ -191,7 +206,8 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
         lines = [
             f"# {group['dataset'].iloc[0]} — {label} ({split}, protocol `{protocol}`)",
             "",
-            "Generated from `results.csv` by `corrbench leaderboard`; do not edit. Values in percent.",
+            "Generated from `results.csv` by `corrbench leaderboard`; do not edit. Values in percent; "
+            "± is half the width of the 95 % bootstrap interval (pairs resampled, by class for the mean).",
             "",
             "| method | weights | " + " | ".join(columns) + " |",
             "|---|---|" + "---:|" * len(columns),
@@ -204,7 +220,8 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
                          & (group["dataset_version"] == data_version)
                          & (group["protocol_version"] == protocol_version)]
             values = dict(zip(rows["category"], rows["value"]))
-            cells = [_format_percent(values.get(c, float("nan"))) for c in columns]
+            spans = dict(zip(rows["category"], rows["ci_high"] - rows["ci_low"]))
+            cells = [_format_percent(values.get(c, float("nan")), spans.get(c)) for c in columns]
             if (run_name, weights) in clashing:  # versions of one run: say which is which
                 same_cell = [r for label, r in zip(run_labels, runs.itertuples(index=False))
                              if (label, r[1]) == (run_name, weights)]
