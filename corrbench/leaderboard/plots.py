@@ -29,20 +29,29 @@ def _save(fig, path: Path) -> Path:
 
 
 def plot_pck_curves(directory: str | Path, dataset: str, out_dir: str | Path) -> list[Path]:
-    """One PNG per (split, protocol): mean-over-classes PCK against alpha, one line per method."""
+    """One PNG per (split, protocol): mean-over-classes PCK against alpha, one line per run, with
+    its 95 % bootstrap interval as a band where the leaderboard has one."""
     plt = _pyplot()
     frame = read_rows(directory, dataset)
     frame = frame[(frame["metric"] == "pck") & (frame["category"] == MEAN)]
     written = []
     for (split, protocol), group in frame.groupby(["split", "protocol"]):
         fig, axis = plt.subplots(figsize=(5.5, 4))
-        for (method, weights), rows in group.groupby(["method", "weights"]):
+        from corrbench.leaderboard.tables import run_label
+
+        for (method, weights, options, seed, data_options), rows in group.groupby(
+                ["method", "weights", "options", "seed", "dataset_options"]):
             rows = rows.sort_values("alpha")
-            label = method if weights in ("none", "nan") else f"{method} ({weights})"
-            axis.plot(rows["alpha"], 100 * rows["value"], marker="o", label=label)
+            name = run_label(method, options, seed, data_options)
+            label = name if weights in ("none", "nan") else f"{name} ({weights})"
+            (line,) = axis.plot(rows["alpha"], 100 * rows["value"], marker="o", label=label)
+            banded = rows.dropna(subset=["ci_low", "ci_high"])
+            if len(banded):
+                axis.fill_between(banded["alpha"], 100 * banded["ci_low"], 100 * banded["ci_high"],
+                                  color=line.get_color(), alpha=0.15, linewidth=0)
         axis.set_xlabel("α (threshold = α · L)")
         axis.set_ylabel("PCK (%), mean over classes")
-        axis.set_title(f"{dataset} / {split} — protocol {protocol}")
+        axis.set_title(f"{dataset} / {split} — protocol {protocol} (bands: 95 % bootstrap)")
         axis.set_ylim(0, 100)
         axis.grid(alpha=0.3)
         axis.legend(fontsize=8)
