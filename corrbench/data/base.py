@@ -127,9 +127,16 @@ class CardDataset(Dataset):
         self.skipped[bad.reason] += 1
 
     # --- expected size ------------------------------------------------------------------
+    def count_variant(self) -> str | None:
+        """The card key the counts are listed under when one benchmark has several lists (e.g. a layout)."""
+        return None
+
     def expected_pairs(self) -> int | None:
         """The card's pair count for this split (None where no count is known)."""
         counts = self.card.extra.get("expected_pairs") or {}
+        variant = self.count_variant()
+        if variant is not None:
+            counts = counts.get(variant) or {}
         value = counts.get(self.split)
         return int(value) if value is not None else None
 

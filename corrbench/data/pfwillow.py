@@ -55,11 +55,9 @@ class PFWillowDataset(CardDataset):
         self.pair_list = pair_list
         super().__init__(root=root, split=split, strict=strict, subset=subset)
 
-    def expected_pairs(self) -> int | None:
+    def count_variant(self) -> str:
         """The two lists are different benchmarks: the card counts each (900 and 450)."""
-        counts = (self.card.extra.get("expected_pairs") or {}).get(self.pair_list) or {}
-        value = counts.get(self.split)
-        return int(value) if value is not None else None
+        return self.pair_list
 
     def count_label(self) -> str:
         return f"PF-WILLOW ({self.pair_list} list) {self.split}"

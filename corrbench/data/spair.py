@@ -64,11 +64,9 @@ class SPairDataset(CardDataset):
         self.masks = bool(masks)
         super().__init__(root=root, split=split, strict=strict, subset=subset)
 
-    def expected_pairs(self) -> int | None:
+    def count_variant(self) -> str:
         """Counted per layout; only ``large`` has published counts (``small`` is not checked)."""
-        counts = (self.card.extra.get("expected_pairs") or {}).get(self.layout) or {}
-        value = counts.get(self.split)
-        return int(value) if value is not None else None
+        return self.layout
 
     def count_label(self) -> str:
         return f"SPair-71k Layout/{self.layout} {self.split}"

@@ -129,6 +129,8 @@ def evaluate(
         elif store.path.exists():
             store.path.unlink()  # this rank starts its shard over
 
+    # Resumed pairs are not loaded again (a real loader reads ids without decoding images).
+    ids = dataset.pair_ids() if done else None
     indexed: list[tuple[int, dict[str, Any], bool]] = []
     seed_everything(seed)
     total = sum(len(b) for b in mine)
@@ -137,19 +139,18 @@ def evaluate(
         for indices in mine:
             # Seeding by the batch's first index: a pair's answer is the same whatever the sharding or resume.
             seed_everything(seed + indices[0])
-            pairs = [dataset[i] for i in indices]
-            todo = [(i, p) for i, p in zip(indices, pairs) if p.pair_id not in done]
-            new: dict[str, dict[str, Any]] = {}
-            for framed, prediction in predict_scored(method, task, [p for _, p in todo]):
+            reused = {i: done[str(ids[i])] for i in indices if ids is not None and str(ids[i]) in done}
+            pending = [i for i in indices if i not in reused]
+            new: dict[int, dict[str, Any]] = {}
+            for index, (framed, prediction) in zip(pending, predict_scored(method, task, [dataset[i] for i in pending])):
                 record = task.score(method, framed, prediction)
-                new[str(framed.pair_id)] = record
+                new[index] = record
                 if store is not None:
                     store.append(record)
                 if on_record is not None:
                     on_record(record)
-            for index, pair in zip(indices, pairs):
-                reused = pair.pair_id in done
-                indexed.append((index, done[pair.pair_id] if reused else new[str(pair.pair_id)], reused))
+            for index in indices:
+                indexed.append((index, reused[index] if index in reused else new[index], index in reused))
             advance(len(indices))
 
     gathered = sorted(gather_all(indexed, context), key=lambda item: item[0])
