@@ -209,12 +209,13 @@ class Method(RecordsOptions, ABC):
 
     def weights_tag(self) -> str:
         """Short label of the weights for leaderboards: file name plus a content hash (a retrained
-        checkpoint under the same name is a different row), 'random-init' or 'none'."""
+        checkpoint under the same name is a different row), 'random-init' or 'none'.  Weights named by
+        a registry tag (``weights_entry``, set by :func:`corrbench.load_method`) are labelled by the tag."""
         if self.weights is None:
             return "none"
         from corrbench.io import file_digest
 
-        name = str(self.weights).replace("\\", "/").rsplit("/", 1)[-1]
+        name = getattr(self, "weights_entry", None) or str(self.weights).replace("\\", "/").rsplit("/", 1)[-1]
         digest = file_digest(self.weights)
         return f"{name}@{digest[:8]}" if digest else name
 

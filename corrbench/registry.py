@@ -121,8 +121,27 @@ def check_options(kind: str, name: str, constructor: Any, options: dict[str, Any
 
 
 def load_method(name: str, **options: Any):
+    """Build method ``name``; ``weights=`` may be a file or a tag of the weights registry.
+
+    A tag is fetched into the weights cache (verified) and its entry's paper preset and options
+    apply unless given explicitly, so ``--weights nemf:pfpascal`` runs the paper's test path.
+    """
     cls = resolve(METHOD_GROUP, name)
-    return cls(**check_options("method", name, cls.__init__, options))
+    entry = None
+    weights = options.get("weights")
+    if weights is not None and getattr(cls, "takes_weights", True):
+        from corrbench.weights.registry import resolve_weights
+
+        resolved = resolve_weights(name, str(weights))
+        options["weights"] = str(resolved.path)
+        entry = resolved.entry
+        if entry is not None:
+            defaults = {"config": entry.preset, **entry.options}
+            options = {**{k: v for k, v in defaults.items() if v is not None}, **options}
+    method = cls(**check_options("method", name, cls.__init__, options))
+    if entry is not None:
+        method.weights_entry = entry.tag
+    return method
 
 
 def load_dataset(name: str, root: str | None = None, split: str = "test", **options: Any):

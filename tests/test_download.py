@@ -3,73 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
 import tarfile
-import threading
 from pathlib import Path
 
 import pytest
 
 from corrbench.data.cards import load_card
 from corrbench.cli import main as cli_main
-from corrbench.data.download import DownloadError, download, fetch_dataset
-
-
-class Server:
-    """``http.server`` on 127.0.0.1 (ephemeral port) serving bytes, with Range support."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.cut_after: dict[str, int] = {}  # path -> bytes sent before dropping the connection (once)
-        self.ignore_range = False
-        self.requests: list[tuple[str, str | None]] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # keep test output clean
-                pass
-
-            def do_GET(self) -> None:
-                wanted = self.headers.get("Range")
-                server.requests.append((self.path, wanted))
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404)
-                    return
-                start = 0
-                if wanted and not server.ignore_range:
-                    start = int(wanted.split("=")[1].split("-")[0])
-                    if start >= len(body):
-                        self.send_error(416)
-                        return
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-                else:
-                    self.send_response(200)
-                self.send_header("Content-Length", str(len(body) - start))
-                self.end_headers()
-                cut = server.cut_after.pop(self.path, None)
-                self.wfile.write(body[start:cut] if cut is not None else body[start:])
-                if cut is not None:
-                    self.close_connection = True
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.timeout = 5
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
-@pytest.fixture()
-def server():
-    srv = Server()
-    srv.thread.start()
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
-    srv.thread.join(timeout=5)
+from corrbench.data.download import fetch_dataset
+from corrbench.fetching.http import DownloadError, download
+from http_server import server  # noqa: F401  (fixture)
 
 
 def sha(data: bytes) -> str:
@@ -109,7 +53,7 @@ def test_server_ignoring_range_restarts_cleanly(server, tmp_path):
 
 def test_checksum_mismatch_deletes_and_explains(server, tmp_path):
     server.files["/c.bin"] = PAYLOAD
-    with pytest.raises(DownloadError, match=r"checksum mismatch for c.bin: expected sha256 0{64}, got "):
+    with pytest.raises(DownloadError, match=r"checksum mismatch for c.bin from http://127.0.0.1:\d+/c.bin: expected sha256 0{64}…, got "):
         download(server.url("/c.bin"), tmp_path / "c.bin", sha256="0" * 64, progress=False)
     assert not (tmp_path / "c.bin").exists() and not (tmp_path / "c.bin.part").exists()
 
@@ -171,20 +115,41 @@ def test_corrbench_download_then_the_loader_works(server, tmp_path, cards, monke
     assert len(server.requests) == count
 
 
-def test_google_drive_entries_become_one_line_instructions(server, tmp_path, cards, monkeypatch, capsys):
+def test_google_drive_folder_entries_become_one_line_instructions(server, tmp_path, cards, monkeypatch, capsys):
     server.files["/list.csv"] = b"a,b\n"
     write_card(
         cards, "pfpascal", "pfpascal",
         f"  - url: {server.url('/list.csv')}\n    filename: PF-dataset-PASCAL/test_pairs.csv\n"
-        "  - url: https://drive.google.com/uc?id=111tpXshLiJ4qudBHoGK3HbMSNr9vVRq9\n"
+        "  - url: https://drive.google.com/drive/folders/1aBcDeFgHiJkLmNoPqRsTuVwXyZ\n"
         "    filename: PF-dataset-PASCAL/train_pairs_pf_pascal.csv\n",
     )
     monkeypatch.setattr(cli_main, "COMMAND_MODULES", ("corrbench.cli.download_cmd",))
     assert cli_main.main(["download", "pfpascal", "--root", str(tmp_path / "pp"), "--no-progress"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Google Drive only" in err[0] and "train_pairs_pf_pascal.csv" in err[0]
+    assert len(err) == 1 and "Google Drive folder" in err[0] and "train_pairs_pf_pascal.csv" in err[0]
     assert (tmp_path / "pp" / "PF-dataset-PASCAL" / "test_pairs.csv").read_bytes() == b"a,b\n"
     assert all("drive.google" not in path for path, _ in server.requests)
+
+
+def test_alternative_sources_of_one_file_are_tried_in_order(server, tmp_path, cards, monkeypatch):
+    server.files["/mirror/list.csv"] = b"x,y\n"
+    write_card(cards, "pfpascal", "pfpascal",
+               f"  - url: {server.url('/gone/list.csv')}\n    filename: list.csv\n"
+               f"  - url: {server.url('/mirror/list.csv')}\n    filename: list.csv\n")
+    report = fetch_dataset("pfpascal", tmp_path / "pp", progress=False, log=lambda line: None)
+    assert (tmp_path / "pp" / "list.csv").read_bytes() == b"x,y\n" and report.downloaded == [tmp_path / "pp" / "list.csv"]
+    assert server.paths() == ["/gone/list.csv", "/mirror/list.csv"]
+
+
+def test_dataset_downloads_come_from_the_mirror_folder_when_set(server, tmp_path, cards, monkeypatch):
+    mirror = tmp_path / "mirror"
+    (mirror / "datasets" / "pfpascal").mkdir(parents=True)
+    (mirror / "datasets" / "pfpascal" / "list.csv").write_bytes(b"m,n\n")
+    write_card(cards, "pfpascal", "pfpascal", f"  - url: {server.url('/origin/list.csv')}\n    filename: list.csv\n"
+               f"    sha256: {sha(b'm,n' + bytes([10]))}\n")
+    monkeypatch.setenv("CORRBENCH_MIRROR", str(mirror))
+    fetch_dataset("pfpascal", tmp_path / "pp", progress=False, log=lambda line: None)
+    assert (tmp_path / "pp" / "list.csv").read_bytes() == b"m,n\n" and server.requests == []
 
 
 def test_unknown_dataset_and_unsafe_card_file_name(tmp_path, cards, monkeypatch, capsys):

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "corrbench.cli.download_cmd",
     "corrbench.cli.evaluate_cmd",
     "corrbench.cli.compare_cmd",
+    "corrbench.cli.weights_cmd",
 )
 
 

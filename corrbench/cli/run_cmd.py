@@ -73,18 +73,18 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
 
 def check_weights(method: str, weights: str | None) -> None:
-    """``--weights`` must be a file, and only for methods that take weights."""
-    from pathlib import Path
+    """``--weights`` must be a file or a registry tag of this method, and only for methods that take weights.
 
-    from corrbench.errors import CheckpointError
+    Checked before any work; a tag's files are fetched only when the method is built.
+    """
     from corrbench.registry import METHOD_GROUP, resolve
+    from corrbench.weights.registry import resolve_weights
 
     if weights is None:
         return
     if not getattr(resolve(METHOD_GROUP, method), "takes_weights", True):
         raise UsageError(f"method '{method}' takes no weights; drop --weights {weights}")
-    if not Path(weights).is_file():
-        raise CheckpointError(f"--weights {weights}: no such file")
+    resolve_weights(method, weights, fetch=False)
 
 
 def add_dataset_option_arg(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +102,8 @@ def load_dataset_from_args(args: argparse.Namespace):
 
 def add_common_method_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", required=True, help="method name (see `corrbench list methods`)")
-    parser.add_argument("--weights", default=None, help="checkpoint file for the method")
+    parser.add_argument("--weights", default=None,
+                        help="checkpoint file, or a registry tag such as sfnet:pfpascal (see `corrbench weights`)")
     parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                         help="method option, repeatable (e.g. -o stride=4)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from corrbench.errors import UsageError
-from corrbench.training.pretrained import build_pretrained
+from corrbench.training.pretrained import timm_model
 
 _STRIDE_OF_LAYER = {1: 4, 2: 8, 3: 16, 4: 32}
 
@@ -74,6 +74,5 @@ def _create(name: str, pretrained: bool, channels: tuple[int, ...] | None = None
     width = {} if channels is None else {"channels": tuple(channels), "stem_width": int(channels[0])}
     if width and pretrained:
         raise UsageError("nemf backbone_channels changes the backbone width: no pretrained weights exist for it")
-    return build_pretrained(lambda: timm.create_model(tag, pretrained=pretrained, num_classes=0, **width),
-                            f"timm {tag}", pretrained,
-                            advice="use pretrained=false or a checkpoint that contains the backbone")
+    return timm_model(tag, pretrained, advice="use pretrained=false or a checkpoint that contains the backbone",
+                      num_classes=0, **width)

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from corrbench.errors import UsageError
-from corrbench.training.pretrained import build_pretrained
+from corrbench.training.pretrained import timm_model, torchvision_model
 from corrbench_rtn.preprocess import RTN_INPUT
 
 CAFFE_MEAN = (123.680, 116.779, 103.939)  # MatConvNet VGG: RGB 0..255 minus mean, no std
@@ -75,10 +75,7 @@ class VGG19Backbone(Backbone):
 
     def __init__(self, pretrained: bool = False) -> None:
         super().__init__()
-        from torchvision.models import VGG19_Weights, vgg19
-
-        weights = VGG19_Weights.IMAGENET1K_V1 if pretrained else None
-        self.features = build_pretrained(lambda: vgg19(weights=weights), "torchvision vgg19", pretrained).features[:30]
+        self.features = torchvision_model("vgg19", pretrained).features[:30]
         # torchvision's ImageNet weights expect mean/std; the MatConvNet checkpoint expects Caffe means.
         self.normalization = "imagenet" if pretrained else "caffe"
 
@@ -107,11 +104,7 @@ class TimmResNetBackbone(Backbone):
 
     def __init__(self, model_name: str = "resnet101", pretrained: bool = False, channels: int = 256) -> None:
         super().__init__()
-        import timm
-
-        self.body = build_pretrained(
-            lambda: timm.create_model(model_name, pretrained=pretrained, features_only=True, out_indices=(2, 3)),
-            f"timm {model_name}", pretrained)
+        self.body = timm_model(model_name, pretrained, features_only=True, out_indices=(2, 3))
         fine_in, coarse_in = self.body.feature_info.channels()
         self.fine_conv = nn.Conv2d(fine_in, channels, 3, padding=1)
         self.coarse_conv = nn.Conv2d(coarse_in, channels, 3, padding=1)

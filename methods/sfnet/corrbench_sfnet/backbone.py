@@ -14,7 +14,7 @@ from torch import nn
 
 from corrbench.training.checkpoints import load_checkpoint
 from corrbench.errors import CheckpointError, UsageError
-from corrbench.training.pretrained import build_pretrained, torchvision_model
+from corrbench.training.pretrained import timm_model, torchvision_model
 
 _TV_CHANNELS = {1: 256, 2: 512, 3: 1024, 4: 2048}
 _TV_STRIDES = {1: 4, 2: 8, 3: 16, 4: 32}
@@ -91,9 +91,8 @@ def _timm_features(model_name: str, levels: tuple[int, int], pretrained: bool) -
     if not timm.is_model(model_name):
         raise UsageError(f"unknown timm model '{model_name}' for the sfnet backbone (see timm.list_models())")
     try:
-        return build_pretrained(
-            lambda: timm.create_model(model_name, pretrained=pretrained, features_only=True, out_indices=levels),
-            f"timm {model_name}", pretrained, advice="pass backbone_weights=FILE or pretrained=false")
+        return timm_model(model_name, pretrained, advice="pass backbone_weights=FILE or pretrained=false",
+                          features_only=True, out_indices=levels)
     except CheckpointError:
         raise
     except Exception as error:  # the levels do not fit this model
