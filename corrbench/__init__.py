@@ -19,11 +19,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from corrbench.eval.result import EvaluationResult
 
 
-def load_method(name: str, **options: Any) -> "Method":
-    """Build the method registered under ``name`` (entry point group ``corrbench.methods``)."""
+def load_method(name: str, for_dataset: str | None = None, **options: Any) -> "Method":
+    """Build the method registered under ``name`` (entry point group ``corrbench.methods``).
+
+    ``weights=`` is a file or a registry tag (``corrbench weights``); ``for_dataset=`` turns on the
+    paper's own test-path options for that benchmark (e.g. NeMF's padding on PF-PASCAL).
+    """
     from corrbench.registry import load_method as _load
 
-    return _load(name, **options)
+    return _load(name, for_dataset=for_dataset, **options)
 
 
 def load_dataset(name: str, root: str | None = None, split: str = "test", **options: Any) -> "Dataset":

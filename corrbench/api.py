@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Sequence
+from typing import Mapping, Any, ClassVar, Literal, Sequence
 
 import numpy as np
 
@@ -187,6 +187,11 @@ class Method(RecordsOptions, ABC):
     supports_batching: ClassVar[bool] = False
     #: False for weight-free methods: ``--weights`` is then refused instead of silently recorded.
     takes_weights: ClassVar[bool] = True
+    #: Per-benchmark steps of the paper's own test path, as option defaults (dataset name -> options),
+    #: e.g. NeMF's zero-padding to a common size on PF-PASCAL/PF-WILLOW.  Applied by
+    #: ``load_method(..., for_dataset=NAME)`` (and ``corrbench run``) unless given explicitly; they
+    #: are options, so they are recorded in the result like any other.
+    benchmark_options: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
 
     def __init__(self, weights: str | None = None, device: str = "cpu", **options: Any) -> None:
         if options:

@@ -120,13 +120,21 @@ def check_options(kind: str, name: str, constructor: Any, options: dict[str, Any
     return checked
 
 
-def load_method(name: str, **options: Any):
+def method_defaults(cls: Any, for_dataset: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    """The method's per-benchmark option defaults for ``for_dataset`` that ``options`` does not set."""
+    defaults = dict(getattr(cls, "benchmark_options", {}).get(for_dataset, {})) if for_dataset else {}
+    return {key: value for key, value in defaults.items() if key not in options}
+
+
+def load_method(name: str, for_dataset: str | None = None, **options: Any):
     """Build method ``name``; ``weights=`` may be a file or a tag of the weights registry.
 
     A tag is fetched into the weights cache (verified) and its entry's paper preset and options
-    apply unless given explicitly, so ``--weights nemf:pfpascal`` runs the paper's test path.
+    apply unless given explicitly, so ``--weights nemf:pfpascal`` runs the paper's test path;
+    ``for_dataset`` applies the method's per-benchmark test-path options the same way.
     """
     cls = resolve(METHOD_GROUP, name)
+    options = {**method_defaults(cls, for_dataset, options), **options}
     entry = None
     weights = options.get("weights")
     if weights is not None and getattr(cls, "takes_weights", True):

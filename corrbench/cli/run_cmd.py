@@ -72,6 +72,31 @@ def check_output_paths(args: argparse.Namespace) -> None:
         writable_folder(Path(args.save_predictions), "--save-predictions")
 
 
+def weights_entry(method: str, weights: str | None):
+    """The registry entry ``--weights`` names (None for a file or no weights); nothing is fetched."""
+    if weights is None:
+        return None
+    check_weights(method, weights)
+    from corrbench.weights.registry import resolve_weights
+
+    return resolve_weights(method, weights, fetch=False).entry
+
+
+def paper_protocol(args: argparse.Namespace, entry) -> str | None:
+    """``--protocol``, else the protocol the weights' paper evaluated with when it has a preset for this dataset."""
+    if args.protocol is not None or entry is None or not entry.protocol:
+        return args.protocol
+    from corrbench.eval.protocols import PROTOCOLS
+
+    try:
+        PROTOCOLS.get(entry.protocol, dataset=args.dataset)
+    except Exception:
+        return None
+    print(f"protocol {entry.protocol}: the paper's, for weights {entry.tag} (--protocol to choose another)",
+          file=sys.stderr)
+    return entry.protocol
+
+
 def check_weights(method: str, weights: str | None) -> None:
     """``--weights`` must be a file or a registry tag of this method, and only for methods that take weights.
 
@@ -140,10 +165,16 @@ def build_method(args: argparse.Namespace):
     import corrbench
     from corrbench.eval.distributed import rank_device
 
+    from corrbench.registry import METHOD_GROUP, method_defaults, resolve
+
     options = parse_options(args.option)
     check_weights(args.method, args.weights)
     device = check_device(rank_device(args.device))
-    return corrbench.load_method(args.method, weights=args.weights, device=device, **options)
+    dataset = getattr(args, "dataset", None)
+    for key, value in method_defaults(resolve(METHOD_GROUP, args.method), dataset, options).items():
+        print(f"{args.method} on {dataset}: {key}={json.dumps(value)}, as the paper's test path "
+              f"(-o {key}=... to change)", file=sys.stderr)
+    return corrbench.load_method(args.method, for_dataset=dataset, weights=args.weights, device=device, **options)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -156,9 +187,10 @@ def handle(args: argparse.Namespace) -> int:
 
     # Resolve every name before any work or write: a typo fails fast and leaves nothing behind.
     resolve(METHOD_GROUP, args.method)
+    entry = weights_entry(args.method, args.weights)
     check_output_paths(args)
     dataset = load_dataset_from_args(args)
-    protocol = resolve_protocol(dataset, args.protocol)
+    protocol = resolve_protocol(dataset, paper_protocol(args, entry))
     method = build_method(args)
     is_main = env_world()[0] == 0
     result = evaluate(

@@ -50,8 +50,9 @@ def _list(entries, args: argparse.Namespace, root, is_cached) -> int:
     shown = [e for e in entries.values()
              if (args.method is None or e.method == args.method) and (args.all or args.method or e.kind == "official")]
     table = Table(title=f"weights (cache: {root / 'weights'})")
-    for column in ("tag", "method", "trained on", "preset", "protocol", "size", "sha256", "licence", "cached", "source"):
-        table.add_column(column)
+    table.add_column("tag", no_wrap=True)  # what the user types: never cut
+    for column in ("method", "trained on", "preset", "protocol", "size", "sha256", "licence", "cached", "source"):
+        table.add_column(column, overflow="fold")
     for entry in shown:
         fetch = "" if all(f.automatic for f in entry.files) else "manual"
         table.add_row(entry.tag, entry.method, entry.trained_on, entry.preset or "", entry.protocol or "",

@@ -36,7 +36,9 @@ class NeMFConfig:
     ``search_radius`` times ``search_decay``^i; the official radius is constant) within
     ``clamp_radius`` of the initial soft-argmax field, on a grid of the query image's size or
     at most ``grid_max_side`` cells per side; then ``opt_steps`` AdamW steps on the decoder
-    score at each query keypoint.
+    score at each query keypoint.  ``pad_to_same_shape`` zero-pads both images at the bottom and
+    right to a common size first, as the official PF-PASCAL and PF-WILLOW loaders do (keypoints
+    are then normalised with the padded size; SPair's loader does not pad).
     """
 
     backbone: str = "resnet101"
@@ -65,6 +67,7 @@ class NeMFConfig:
     opt_weight_decay: float = 0.01
     grid_max_side: int | None = None
     chunk_points: int = 4096
+    pad_to_same_shape: bool = False
     # --- training ----------------------------------------------------------------------------
     candidates: int = 100
     train_points: int = 32
