@@ -14,6 +14,7 @@ import numpy as np
 
 from corrbench.api import Dataset, Pair
 from corrbench.data.cards import DatasetCard, load_card
+from corrbench.data.pair_store import PairStore, generator_key
 from corrbench.data.render import flow_between, render_view, tight_box
 from corrbench.data.shapes import category_asset
 from corrbench.errors import UsageError
@@ -92,6 +93,23 @@ class SyntheticDataset(Dataset):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(f"synthetic {self.split} has {len(self)} pairs; no index {index}")
+        return self._store().get(self._pair_id(index), lambda: self._render(index))
+
+    def _store(self) -> PairStore:
+        """Rendered pairs on disk, keyed by this generator's code, card, seed and library versions."""
+        if getattr(self, "_pair_store", None) is None:
+            import skimage
+
+            from corrbench.data import render, shapes
+            from corrbench.paths import cache_root
+
+            sources = (__file__, render.__file__, shapes.__file__)
+            key = generator_key(sources, self.card.extra, list(self.card.categories), self.card.version, self.seed,
+                                self.split, np.__version__, skimage.__version__)
+            self._pair_store = PairStore(cache_root(), key)
+        return self._pair_store
+
+    def _render(self, index: int) -> Pair:
         rng = np.random.default_rng([self.seed, self.split_code, index])
         categories = self.categories
         category = categories[index % len(categories)]

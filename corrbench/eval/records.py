@@ -16,9 +16,9 @@ from typing import Any
 
 
 def default_runs_dir() -> Path:
-    base = os.environ.get("CORRBENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "corrbench")
-    return Path(base) / "runs"
+    from corrbench.paths import cache_root
+
+    return cache_root() / "runs"
 
 
 def read_records(path: Path, repair: bool) -> tuple[list[dict[str, Any]], int]:

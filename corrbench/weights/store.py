@@ -9,7 +9,6 @@ serve an air-gapped cluster.  Files arrive through the one verified download pat
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Callable
@@ -18,16 +17,10 @@ from corrbench.errors import CheckpointError
 from corrbench.fetching import gdrive
 from corrbench.fetching.http import DownloadError, download, recorded_digest
 from corrbench.fetching.mirror import MIRROR_ENV, mirror_base
+from corrbench.paths import CACHE_ENV, cache_root
 from corrbench.weights.entry import WeightsEntry, WeightsFile
 
-CACHE_ENV = "CORRBENCH_CACHE"
-
-
-def cache_root() -> Path:
-    """``$CORRBENCH_CACHE`` or ``~/.cache/corrbench``."""
-    value = os.environ.get(CACHE_ENV, "").strip()
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "corrbench"
-
+__all__ = ["CACHE_ENV", "cache_root", "cached_path", "fetch_entry", "is_cached", "mirror_path"]
 
 def mirror_path(entry: WeightsEntry, file: WeightsFile) -> str:
     return f"weights/{entry.method}/{entry.tag.split(':', 1)[1]}/{file.filename}"
