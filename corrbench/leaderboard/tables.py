@@ -93,6 +93,7 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     intervals = getattr(result, "summary_ci", None) or {}
+    class_intervals = getattr(result, "class_ci", None) or {}
 
     def add(metric: MetricId, category: str, value: float, n_pairs: int, n_kps: int | None,
             interval: list[float] | None = None) -> None:
@@ -107,7 +108,8 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
         for name, value in metrics.items():
             metric = parse_key(name)
             if metric.is_score:
-                add(metric, category, value, int(metrics.get("n_pairs", 0)), metrics.get("n_kps"))
+                add(metric, category, value, int(metrics.get("n_pairs", 0)), metrics.get("n_kps"),
+                    class_intervals.get(category, {}).get(name))
     for name, value in result.summary.items():
         metric = parse_key(name)
         if metric.is_score:
@@ -207,7 +209,8 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
             f"# {group['dataset'].iloc[0]} — {label} ({split}, protocol `{protocol}`)",
             "",
             "Generated from `results.csv` by `corrbench leaderboard`; do not edit. Values in percent; "
-            "± is half the width of the 95 % bootstrap interval (pairs resampled, by class for the mean).",
+            "± is half the width of the 95 % bootstrap interval (pairs resampled: a class's own pairs "
+            "for a class, by class for the mean, all pairs for all-pairs).",
             "",
             "| method | weights | " + " | ".join(columns) + " |",
             "|---|---|" + "---:|" * len(columns),
