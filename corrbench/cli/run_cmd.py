@@ -66,6 +66,9 @@ def check_output_paths(args: argparse.Namespace) -> None:
         writable_folder(path.parent if str(path.parent) else Path("."), "--json")
     if not getattr(args, "no_leaderboard", True) and getattr(args, "limit", None) is None:
         writable_folder(Path(args.leaderboard), "--leaderboard")
+        from corrbench.leaderboard.reported import find_reported
+
+        find_reported(args.leaderboard, args.dataset)  # a bad reported.yaml fails now, not after the run
     if getattr(args, "runs_dir", None) and not getattr(args, "no_resume", False):
         writable_folder(Path(args.runs_dir), "--runs-dir")
     if getattr(args, "save_predictions", None):
