@@ -103,8 +103,8 @@ def load_dataset_from_args(args: argparse.Namespace):
     return corrbench.load_dataset(args.dataset, root=args.root, split=args.split, **options)
 
 
-def add_common_method_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help="method name (see `corrbench list methods`)")
+def add_common_method_args(parser: argparse.ArgumentParser, method_required: bool = True) -> None:
+    parser.add_argument("--method", required=method_required, help="method name (see `corrbench list methods`)")
     parser.add_argument("--weights", default=None, help="checkpoint file for the method")
     parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
                         help="method option, repeatable (e.g. -o stride=4)")
