@@ -100,6 +100,15 @@ def test_a_bad_entry_is_one_line_naming_the_file_and_the_entry(case, tmp_path):
     assert message.startswith(f"{path}: entry 2 (FakeNet-A): ")
 
 
+def test_an_entry_given_twice_is_refused_and_an_empty_optional_text_is_absent(tmp_path):
+    path = write_board(tmp_path / "pfpascal", "pfpascal", [entry(backbone=None), entry(method="FakeNet-B"),
+                                                            entry(backbone=None, value=99)])
+    with pytest.raises(LeaderboardFileError, match=r"entry 3 \(FakeNet-A\) repeats entry 1"):
+        load_reported(path, "pfpascal")
+    path = write_board(tmp_path / "pfpascal", "pfpascal", [entry(backbone=None), entry(table="Table 1")])
+    assert [e.backbone for e in load_reported(path, "pfpascal").entries] == ["", "FakeBackbone-0"]
+
+
 @pytest.mark.parametrize("text, piece", [
     ("benchmark: pfpascal\nreported: [\n", "not valid YAML"),
     ("benchmark: pfpascal\nreported: []\n", "'reported' must be a non-empty list"),

@@ -97,8 +97,16 @@ def load_reported(path: str | Path, dataset: str | None = None) -> ReportedBoard
     if not isinstance(entries, list) or not entries:
         raise LeaderboardFileError(f"{path}: 'reported' must be a non-empty list of entries")
     classes = _card_classes(benchmark)
-    return ReportedBoard(path, benchmark,
-                         tuple(_entry(path, i, raw, benchmark, classes) for i, raw in enumerate(entries)))
+    parsed = tuple(_entry(path, i, raw, benchmark, classes) for i, raw in enumerate(entries))
+    seen: dict[tuple[Any, ...], int] = {}
+    for i, entry in enumerate(parsed):  # the same number twice is a copy-paste slip, and would show twice
+        key = (entry.method, entry.paper, entry.table, entry.preset, entry.alpha, entry.averaging, entry.split,
+               entry.backbone)
+        if key in seen:
+            raise LeaderboardFileError(f"{path}: entry {i + 1} ({entry.method}) repeats entry {seen[key] + 1} "
+                                       "(same method, paper, table, preset, alpha, averaging, split, backbone)")
+        seen[key] = i
+    return ReportedBoard(path, benchmark, parsed)
 
 
 def _card_classes(dataset: str) -> tuple[str, ...] | None:
@@ -129,7 +137,9 @@ def _entry(path: Path, index: int, raw: Any, benchmark: str, classes: tuple[str,
     if missing:
         raise fail(f"missing field(s) {', '.join(missing)}")
     for key in ("method", "paper", "table", "source", "preset", "backbone", "excerpt", "split"):
-        if key in raw and not (isinstance(raw[key], str) and raw[key].strip()):
+        if raw.get(key) is None:  # an optional text left empty (``backbone: null``) is as good as absent
+            raw = {k: v for k, v in raw.items() if k != key}
+        elif not (isinstance(raw[key], str) and raw[key].strip()):
             raise fail(f"'{key}' must be a non-empty text, got {raw[key]!r}")
     alpha = _number(raw["alpha"])
     if alpha is None or not 0 < alpha <= 1:
