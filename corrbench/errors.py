@@ -31,3 +31,7 @@ class PluginImportError(CorrbenchError):
 
 class MethodError(CorrbenchError):
     """A method plugin raised inside ``predict`` or answered something the evaluator cannot score."""
+
+
+class LeaderboardFileError(CorrbenchError):
+    """A leaderboard file written by hand (``reported.yaml``) breaks its schema."""

@@ -1,7 +1,8 @@
 """Bad inputs, table-driven: each gives exit code 2, one line on stderr, no traceback, nothing written.
 
 Add the next bad input here: a row is (id, command-line arguments after ``corrbench``, a piece of the
-expected message).  ``{tmp}`` is a fresh folder; ``{file}`` an existing regular file in it.
+expected message).  ``{tmp}`` is a fresh folder; ``{file}`` an existing regular file in it, ``{json}`` a JSON
+file that is no run result.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ CASES = [
     ("plugin exits at import", [*RUN, "--method", "exiting"], "failed to import (SystemExit: 3)"),
     ("protocol for another dataset", [*RUN, "--method", "identity", "--protocol", "sfnet/pfpascal"],
      "is defined for pfpascal, not 'synthetic'"),
+    ("show: no run file", ["show", "--run", "{tmp}/none.json"], "no run file"),
+    ("show: run file not JSON", ["show", "--run", "{file}"], "cannot read run file"),
+    ("show: run file of another kind", ["show", "--run", "{json}"], "is not a result of `corrbench run --json`"),
+    ("show: worst below 1", ["show", "--run", "{file}", "--worst", "0"], "--worst must be at least 1, got 0"),
+    ("show: run with a method", ["show", "--run", "{file}", "--method", "identity"], "cannot be combined with --run"),
+    ("show: no pair", ["show", "--method", "identity", "--dataset", "synthetic"], "needs --method, --dataset and --pair"),
+    ("show: worst without run", ["show", "--method", "identity", "--dataset", "synthetic", "--pair", "0", "--worst",
+                                 "2"], "--worst needs --run"),
 ]
 
 
@@ -52,9 +61,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, capsys, exitin
     (work / "file").write_text("x")
     (work / "random.pth").write_bytes(bytes(range(1, 256)) * 16)  # no zip or pickle header
     (work / "empty.pth").write_bytes(b"")
+    (work / "other.json").write_text('{"records": []}')
     monkeypatch.chdir(work)
-    argv = [a.format(tmp=work, file=work / "file", random=work / "random.pth", empty=work / "empty.pth")
-            for a in argv]
+    argv = [a.format(tmp=work, file=work / "file", random=work / "random.pth", empty=work / "empty.pth",
+                     json=work / "other.json") for a in argv]
     before = sorted(p.relative_to(work) for p in work.rglob("*"))
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
 import corrbench
-from corrbench.metrics.bootstrap import paired_comparison, pck_intervals
+from corrbench.metrics.bootstrap import class_generator, class_intervals, paired_comparison, pck_intervals
 from tests.helpers import ListDataset, make_pair
 
 
@@ -43,6 +45,57 @@ def test_intervals_are_deterministic_and_contain_the_estimate():
 
 def test_constant_pcks_have_an_empty_interval():
     assert pck_intervals(_records([10] * 6), (0.1,))["pck@0.1"] == [1.0, 1.0]
+
+
+def test_class_intervals_equal_a_hand_computed_bootstrap_of_each_class():
+    correct = [3, 7, 10, 0, 5, 5, 8, 2, 6]
+    n_kps = [10, 5, 10, 4, 10, 8, 10, 10, 10]
+    records = [dict(r, n_kps=k) for r, k in zip(_records(correct, classes="aab"), n_kps)]
+    records.append({"pair_id": "empty", "category": "b", "n_kps": 0, "correct": {"0.1": 0}})  # not scored
+    got = class_intervals(records, (0.1,), resamples=300, seed=5)
+    assert sorted(got) == ["a", "b"]
+    for name in ("a", "b"):
+        members = [i for i in range(len(correct)) if "aab"[i % 3] == name]
+        rng = np.random.default_rng([5, zlib.crc32(name.encode())])
+        draws = np.array(members)[rng.integers(0, len(members), (300, len(members)))]
+        c, k = np.array(correct, float)[draws], np.array(n_kps, float)[draws]
+        per_image, pooled = (c / k).mean(axis=1), c.sum(axis=1) / k.sum(axis=1)
+        assert got[name]["pck@0.1"] == pytest.approx(list(np.percentile(per_image, [2.5, 97.5])))
+        assert got[name]["pck_kpt@0.1"] == pytest.approx(list(np.percentile(pooled, [2.5, 97.5])))
+
+
+def test_a_class_interval_does_not_depend_on_the_other_classes_or_on_blocking():
+    rng = np.random.default_rng(2)
+    records = _records(rng.integers(0, 11, 40), classes="abcd")
+    alone = class_intervals([r for r in records if r["category"] == "c"], (0.1,), seed=1)
+    together = class_intervals(records, (0.1,), seed=1)
+    assert alone["c"] == together["c"] and together == class_intervals(records, (0.1,), seed=1)
+    assert together["a"] != class_intervals(records, (0.1,), seed=2)["a"]
+    # Resamples drawn in blocks (a large class) give the draws of one call.
+    import corrbench.metrics.bootstrap as bootstrap
+
+    big = _records(rng.integers(0, 11, 3000), classes="a")
+    one = class_generator(0, "a").integers(0, 3000, (1000, 3000))
+    per_image = (np.array([r["correct"]["0.1"] for r in big], float) / 10)[one].mean(axis=1)
+    blocked = class_intervals(big, (0.1,), seed=0)["a"]["pck@0.1"]
+    assert 2_000_000 // 3000 < bootstrap.RESAMPLES  # the class really is drawn in several blocks
+    assert blocked == pytest.approx(list(np.percentile(per_image, [2.5, 97.5])))
+
+
+def test_every_keypoint_run_carries_per_class_intervals_in_its_json_and_leaderboard_rows():
+    from corrbench.leaderboard.tables import rows_from_result
+
+    data = ListDataset([make_pair(f"p{i}", "ab"[i % 2], seed=i) for i in range(6)])
+    result = corrbench.evaluate(corrbench.load_method("identity"), data)
+    as_json = result.to_dict()
+    for name, values in as_json["per_class"].items():
+        low, high = as_json["class_ci"][name]["pck@0.1"]
+        assert low <= values["pck@0.1"] <= high
+    rows = [r for r in rows_from_result(result) if r["category"] in ("a", "b") and r["metric"] in ("pck", "pck_kpt")]
+    assert rows and all(r["ci_low"] is not None and r["ci_low"] <= r["value"] <= r["ci_high"] for r in rows)
+    for r in rows:
+        assert [r["ci_low"], r["ci_high"]] == pytest.approx(
+            result.class_ci[r["category"]][f"{r['metric']}@{r['alpha']:g}"], abs=1e-6)
 
 
 def test_paired_comparison_of_a_run_with_itself_and_with_a_uniformly_better_one():

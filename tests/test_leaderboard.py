@@ -25,7 +25,7 @@ def test_update_writes_csv_and_tables_and_replaces_same_run(tmp_path):
     assert (oracle.value == 1.0).all()
     table = (tmp_path / "list" / "test__synthetic__pck@0.1.md").read_text()
     assert "| method | weights | a | b | mean | all-pairs |" in table
-    assert "| oracle | none | 100.0 | 100.0 | 100.0 ± 0.0 | 100.0 ± 0.0 |" in table
+    assert "| oracle | none | 100.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 | 100.0 ± 0.0 |" in table  # per class too
     assert table.count("| identity |") == 1 and table.count("| oracle |") == 1
 
 

@@ -35,7 +35,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     report = lb.check(args.dir, rerun=not args.no_rerun, base=args.base, repo_root=args.repo_root)
     if report.ok:
-        console.print("leaderboards OK: tables in sync, re-runnable rows reproduced")
+        console.print("leaderboards OK: tables in sync, reported.yaml files valid, re-runnable rows reproduced")
         return 0
     if not report.moved.empty:
         table = Table(title="values that moved")
@@ -46,6 +46,8 @@ def handle(args: argparse.Namespace) -> int:
         for row in report.moved[columns].itertuples(index=False):
             table.add_row(*[f"{v:.6f}" if isinstance(v, float) else str(v) for v in row])
         console.print(table)
-    for problem in report.problems:
-        console.print(f"[red]FAIL[/red] {problem}")
+    from rich.markup import escape
+
+    for problem in report.problems:  # one line each, whatever the width: CI logs are grepped
+        console.print(f"[red]FAIL[/red] {escape(problem)}", soft_wrap=True)
     return 1

@@ -48,10 +48,12 @@ def per_class_table(result: Any):
     has_kps = "n_kps" in result.summary
     if has_kps:
         table.add_column("kps", justify="right")
+    class_ci = getattr(result, "class_ci", None) or {}
     for category, metrics in result.per_class.items():
         counts = [str(metrics.get("n_pairs", metrics.get("n_mask_images", "")))]
         counts += [str(metrics.get("n_kps", ""))] if has_kps else []
-        table.add_row(category, *[_pct(metrics.get(n)) for n in metric_names], *counts)
+        intervals = class_ci.get(category, {})
+        table.add_row(category, *[_pct(metrics.get(n), intervals.get(n)) for n in metric_names], *counts)
     summary = result.summary
     table.add_section()
     counts = [str(summary.get("n_pairs", ""))] + ([str(summary.get("n_kps", ""))] if has_kps else [])

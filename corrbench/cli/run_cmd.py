@@ -66,6 +66,9 @@ def check_output_paths(args: argparse.Namespace) -> None:
         writable_folder(path.parent if str(path.parent) else Path("."), "--json")
     if not getattr(args, "no_leaderboard", True) and getattr(args, "limit", None) is None:
         writable_folder(Path(args.leaderboard), "--leaderboard")
+        from corrbench.leaderboard.reported import find_reported
+
+        find_reported(args.leaderboard, args.dataset)  # a bad reported.yaml fails now, not after the run
     if getattr(args, "runs_dir", None) and not getattr(args, "no_resume", False):
         writable_folder(Path(args.runs_dir), "--runs-dir")
     if getattr(args, "save_predictions", None):
@@ -125,8 +128,8 @@ def load_dataset_from_args(args: argparse.Namespace):
     return corrbench.load_dataset(args.dataset, root=args.root, split=args.split, **options)
 
 
-def add_common_method_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help="method name (see `corrbench list methods`)")
+def add_common_method_args(parser: argparse.ArgumentParser, method_required: bool = True) -> None:
+    parser.add_argument("--method", required=method_required, help="method name (see `corrbench list methods`)")
     parser.add_argument("--weights", default=None,
                         help="checkpoint file, or a registry tag such as sfnet:pfpascal (see `corrbench weights`)")
     parser.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",

@@ -8,8 +8,9 @@ from typing import Any
 from corrbench.eval.protocols import Protocol
 from corrbench.metrics.bootstrap import LEVEL, RESAMPLES
 
-#: How ``summary_ci`` is computed (written beside it in every JSON).
-CI_SETTINGS = {"method": "percentile bootstrap over pairs; stratified by class for the mean over classes",
+#: How ``summary_ci`` and ``class_ci`` are computed (written beside them in every JSON).
+CI_SETTINGS = {"method": "percentile bootstrap over pairs; stratified by class for the mean over classes; "
+                         "a class's own pairs for its per-class interval",
                "resamples": RESAMPLES, "level": LEVEL, "seed": 0}
 
 
@@ -31,6 +32,8 @@ class EvaluationResult:
     warnings: list[str] = field(default_factory=list)
     #: ``{summary key: [low, high]}``: 95 % percentile-bootstrap intervals (see corrbench.metrics.bootstrap).
     summary_ci: dict[str, list[float]] = field(default_factory=dict)
+    #: ``{class: {per-class key: [low, high]}}``: the same, resampling only that class's pairs.
+    class_ci: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
     def to_dict(self, include_records: bool = True) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -42,6 +45,7 @@ class EvaluationResult:
             "provenance": self.provenance,
             "summary": self.summary,
             "summary_ci": self.summary_ci,
+            "class_ci": self.class_ci,
             "ci": CI_SETTINGS if self.summary_ci else {},
             "per_class": self.per_class,
             "buckets": self.buckets,

@@ -165,4 +165,5 @@ def evaluate(
         provenance=provenance, categories=list(dataset.categories), records=records,
         summary=assembled.summary, per_class=assembled.per_class, buckets=assembled.buckets,
         identity=identity.to_dict(), warnings=assembled.warnings, summary_ci=assembled.summary_ci,
+        class_ci=assembled.class_ci,
     )

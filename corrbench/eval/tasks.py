@@ -25,6 +25,7 @@ class Assembled:
     buckets: dict[str, dict[str, float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     summary_ci: dict[str, list[float]] = field(default_factory=dict)
+    class_ci: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
 
 class Task:
@@ -97,11 +98,12 @@ class KeypointTask(Task):
         per_class = aggregates["per_class"]
         for category, values in mask_per_class.items():
             per_class.setdefault(category, {}).update(values)
-        from corrbench.metrics.bootstrap import pck_intervals
+        from corrbench.metrics.bootstrap import class_intervals, pck_intervals
 
         intervals = pck_intervals(metric.records, self.protocol.alphas) if metric.records else {}
+        by_class = class_intervals(metric.records, self.protocol.alphas) if metric.records else {}
         return Assembled(summary={**aggregates["summary"], **mask_summary}, per_class=per_class,
-                         buckets=aggregates["buckets"], summary_ci=intervals)
+                         buckets=aggregates["buckets"], summary_ci=intervals, class_ci=by_class)
 
 
 class CosegTask(KeypointTask):

@@ -18,9 +18,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from corrbench.errors import UsageError
-from corrbench.leaderboard.tables import (COLUMNS, IDENTITY_KEY, RUN_KEY, index_text, leaderboard_lock, merge_rows,
-                                   normalise_rows, read_rows, render_tables, rows_from_result, write_index, write_leaderboard)
+from corrbench.errors import LeaderboardFileError, UsageError
+from corrbench.leaderboard.reported import reported_boards
+from corrbench.leaderboard.tables import (COLUMNS, IDENTITY_KEY, RUN_KEY, board_folders, card_categories, index_text,
+                                          leaderboard_lock, merge_rows, normalise_rows, read_rows, render_tables,
+                                          reported_tables, rows_from_result, write_index, write_leaderboard)
 
 VALUE_KEY = IDENTITY_KEY + ["metric", "alpha", "category"]
 MANIFEST = "runs.yaml"
@@ -68,21 +70,34 @@ def run_listed(run: ListedRun, repo_root: Path) -> Any:
 
 
 def table_sync_problems(directory: str | Path) -> list[str]:
+    """Tables that differ from what their CSV and ``reported.yaml`` generate, and bad ``reported.yaml`` files."""
     problems = []
-    for csv in sorted(Path(directory).glob("*/results.csv")):
-        folder = csv.parent
-        expected = render_tables(read_rows(directory, folder.name), None)
+    folders = board_folders(directory)
+    for folder in folders:
+        frame = read_rows(directory, folder.name)
+        expected = render_tables(frame, None)
+        try:
+            reported = reported_tables(directory, folder.name, frame)
+        except LeaderboardFileError as error:
+            problems.append(str(error))
+            reported = None  # its tables cannot be checked until the file is fixed
         present = {p.name: p.read_text(encoding="utf-8") for p in folder.glob("*.md")}
-        for name in sorted(set(expected) | set(present)):
+        for name in sorted(set(expected) | set(reported or {}) | set(present)):
+            is_reported = "__reported-" in name
+            if is_reported and reported is None:
+                continue
+            wanted = (reported or {}).get(name) if is_reported else expected.get(name)
             if name not in present:
                 problems.append(f"{folder.name}/{name} is missing (run `corrbench leaderboard render`)")
-            elif name not in expected:
-                problems.append(f"{folder.name}/{name} has no rows in results.csv")
-            elif not _same_table(expected[name], present[name]):
-                problems.append(f"{folder.name}/{name} is out of sync with results.csv")
+            elif wanted is None:
+                source = "reported.yaml" if is_reported else "results.csv"
+                problems.append(f"{folder.name}/{name} has no rows in {source} (run `corrbench leaderboard render`)")
+            elif not (wanted == present[name] if is_reported else _same_table(wanted, present[name])):
+                problems.append(f"{folder.name}/{name} is out of sync with "
+                                f"{'reported.yaml and ' if is_reported else ''}results.csv "
+                                "(run `corrbench leaderboard render`)")
     index = Path(directory) / "README.md"
-    if list(Path(directory).glob("*/results.csv")) and (
-            not index.is_file() or index.read_text(encoding="utf-8") != index_text(directory)):
+    if folders and (not index.is_file() or index.read_text(encoding="utf-8") != index_text(directory)):
         problems.append("README.md (the index) is out of date (run `corrbench leaderboard render`)")
     return problems
 
@@ -172,6 +187,9 @@ def update(directory: str | Path = "leaderboards", *, methods: list[str] | None 
     runs, _ = load_manifest(directory)
     if not runs:
         raise UsageError(f"no {MANIFEST} in {directory}: nothing to update")
+    _, bad = reported_boards(directory)
+    if bad:  # found before minutes of re-running, not when the first table is written
+        raise LeaderboardFileError(bad[0])
     done = []
     for run in runs:
         if methods and run.method not in methods:
@@ -214,22 +232,13 @@ def drop_superseded(existing: pd.DataFrame, fresh_rows: list[dict[str, Any]]) ->
 
 
 def render_all(directory: str | Path = "leaderboards") -> list[str]:
-    """Regenerate every Markdown table from its CSV (after a hand edit or merge of CSVs)."""
+    """Regenerate every Markdown table from its CSV and ``reported.yaml`` (after a hand edit or merge)."""
     written = []
     with leaderboard_lock(directory):
-        for csv in sorted(Path(directory).glob("*/results.csv")):
-            dataset = csv.parent.name
-            categories = _card_categories(dataset)
-            write_leaderboard(directory, dataset, read_rows(directory, dataset), categories)
+        for folder in board_folders(directory):
+            dataset = folder.name
+            write_leaderboard(directory, dataset, read_rows(directory, dataset), card_categories(dataset))
             written.append(dataset)
         write_index(directory)
     return written
 
-
-def _card_categories(dataset: str) -> list[str] | None:
-    try:
-        from corrbench.data.cards import load_card
-
-        return list(load_card(dataset).categories)
-    except Exception:  # a leaderboard of a dataset without a card still renders (alphabetical)
-        return None

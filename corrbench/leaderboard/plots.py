@@ -1,11 +1,13 @@
-"""Pictures people look at instead of reading: PCK-vs-alpha curves and single-pair transfers."""
+"""Pictures people look at instead of reading: PCK-vs-alpha curves, per-class bars, single-pair transfers."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from corrbench.leaderboard.tables import MEAN, read_rows
 
@@ -59,6 +61,70 @@ def plot_pck_curves(directory: str | Path, dataset: str, out_dir: str | Path) ->
         written.append(_save(fig, Path(out_dir) / name))
         plt.close(fig)
     return written
+
+
+@dataclass(frozen=True)
+class ClassBars:
+    """What one per-class bar chart shows: classes (then the mean), and per run its values and interval (%)."""
+
+    split: str
+    protocol: str
+    classes: list[str]
+    runs: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]  # (label, value, low, high), NaN where unknown
+
+
+def class_bars(frame: pd.DataFrame, dataset: str, alpha: float = 0.1) -> list[ClassBars]:
+    """Per (split, protocol): per-class PCK@alpha (per image) of every run with its 95 % interval."""
+    from corrbench.leaderboard.tables import ALL_PAIRS, card_categories, table_runs
+
+    frame = frame[(frame["metric"] == "pck") & ((frame["alpha"] - alpha).abs() < 1e-9)
+                  & (frame["category"] != ALL_PAIRS) & ~frame["category"].astype(str).str.contains("=")]
+    order = card_categories(dataset) or []
+    charts = []
+    for (split, protocol), group in frame.groupby(["split", "protocol"]):
+        present = set(group["category"])
+        classes = [c for c in order if c in present] + sorted(present - set(order) - {MEAN})
+        classes += [MEAN] if MEAN in present else []
+        runs = []
+        for label, weights, rows in table_runs(group):
+            by_class = rows.set_index("category")
+            column = {key: np.array([100 * float(pd.to_numeric(by_class[key], errors="coerce").get(c, np.nan))
+                                     for c in classes]) for key in ("value", "ci_low", "ci_high")}
+            name = label if weights in ("none", "nan") else f"{label} ({weights})"
+            runs.append((name, column["value"], column["ci_low"], column["ci_high"]))
+        charts.append(ClassBars(str(split), str(protocol), classes, runs))
+    return charts
+
+
+def plot_class_bars(directory: str | Path, dataset: str, out_dir: str | Path, alpha: float = 0.1) -> list[Path]:
+    """One PNG per (split, protocol): per-class PCK@alpha, runs as grouped bars, each bar's 95 % bootstrap
+    interval (that class's pairs resampled) as an error bar where one is known."""
+    plt = _pyplot()
+    written = []
+    for chart in class_bars(read_rows(directory, dataset), dataset, alpha):
+        classes, runs = chart.classes, chart.runs
+        fig, axis = plt.subplots(figsize=(max(6.0, 0.18 * len(classes) * max(len(runs), 2) + 3), 4.2))
+        width = 0.8 / max(1, len(runs))
+        for k, (name, values, low, high) in enumerate(runs):
+            errors = np.maximum(np.stack([values - low, high - values]), 0)  # NaN (no interval): no bar
+            axis.bar(np.arange(len(classes)) + (k - (len(runs) - 1) / 2) * width, values, width, yerr=errors,
+                     capsize=2, label=name, error_kw={"linewidth": 0.8})
+        axis.set_xticks(np.arange(len(classes)))
+        axis.set_xticklabels(["mean of classes" if c == MEAN else c for c in classes], rotation=30, ha="right")
+        axis.set_ylabel(f"PCK@{alpha:g} (%), per image")
+        axis.set_ylim(0, 100)
+        axis.set_title(f"{dataset} / {chart.split} — protocol {chart.protocol}, per class (bars: 95 % bootstrap)")
+        axis.grid(axis="y", alpha=0.3)
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        name = f"pck_classes__{chart.split}__{chart.protocol.replace('/', '_')}.png"
+        written.append(_save(fig, Path(out_dir) / name))
+        plt.close(fig)
+    return written
+
+
+def plot_leaderboard(directory: str | Path, dataset: str, out_dir: str | Path) -> list[Path]:
+    """Every picture of a dataset's leaderboard: PCK curves and per-class bars at α = 0.1."""
+    return plot_pck_curves(directory, dataset, out_dir) + plot_class_bars(directory, dataset, out_dir)
 
 
 def flow_colours(displacement: np.ndarray) -> np.ndarray:

@@ -93,6 +93,7 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
 
     intervals = getattr(result, "summary_ci", None) or {}
+    class_intervals = getattr(result, "class_ci", None) or {}
 
     def add(metric: MetricId, category: str, value: float, n_pairs: int, n_kps: int | None,
             interval: list[float] | None = None) -> None:
@@ -107,7 +108,8 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
         for name, value in metrics.items():
             metric = parse_key(name)
             if metric.is_score:
-                add(metric, category, value, int(metrics.get("n_pairs", 0)), metrics.get("n_kps"))
+                add(metric, category, value, int(metrics.get("n_pairs", 0)), metrics.get("n_kps"),
+                    class_intervals.get(category, {}).get(name))
     for name, value in result.summary.items():
         metric = parse_key(name)
         if metric.is_score:
@@ -183,6 +185,44 @@ def _format_percent(value: float, span: float | None = None) -> str:
     return text
 
 
+VERSION_COLUMNS = ["method_version", "dataset_version", "protocol_version"]
+_RUN_COLUMNS = ["method", "weights", "options", "seed", *VERSION_COLUMNS, "dataset_options"]
+
+
+def table_runs(group: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(label, weights, rows) per run in ``group``, sorted; versions of one run say which is which."""
+    runs = group.sort_values(_RUN_COLUMNS)[_RUN_COLUMNS].drop_duplicates()
+    run_labels = [run_label(m, o, sd, do) for m, _, o, sd, _, _, _, do in runs.itertuples(index=False)]
+    seen = list(zip(run_labels, runs["weights"]))
+    clashing = {cell for cell in seen if seen.count(cell) > 1}
+    out = []
+    for run_name, run in zip(run_labels, runs.itertuples(index=False)):
+        method, weights, options, seed, version, data_version, protocol_version, data_options = run
+        rows = group[(group["method"] == method) & (group["weights"] == weights) & (group["options"] == options)
+                     & (group["dataset_options"] == data_options)
+                     & (group["seed"] == seed) & (group["method_version"] == version)
+                     & (group["dataset_version"] == data_version)
+                     & (group["protocol_version"] == protocol_version)]
+        if (run_name, weights) in clashing:  # versions of one run: say which is which
+            same_cell = [r for label, r in zip(run_labels, runs.itertuples(index=False))
+                         if (label, r[1]) == (run_name, weights)]
+            parts = [f"{prefix}{value}" for i, (prefix, value) in enumerate(
+                (("v", version), ("data v", data_version), ("protocol v", protocol_version)))
+                if len({r[4 + i] for r in same_cell}) > 1]
+            run_name = f"{run_name} ({', '.join(parts)})"
+        out.append((run_name, weights, rows))
+    return out
+
+
+def cell(rows: pd.DataFrame, category: str) -> str:
+    """The value of ``category`` in one run's rows, in percent with its ± where an interval is known."""
+    found = rows[rows["category"] == category]
+    if found.empty:
+        return _format_percent(float("nan"))
+    value, low, high = (pd.to_numeric(found[c], errors="coerce").iloc[0] for c in ("value", "ci_low", "ci_high"))
+    return _format_percent(float(value), float(high - low))
+
+
 def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> dict[str, str]:
     """Markdown text per table file name; values shown in percent with one decimal."""
     tables: dict[str, str] = {}
@@ -197,52 +237,72 @@ def render_tables(frame: pd.DataFrame, categories: list[str] | None = None) -> d
         classes = [c for c in (categories or []) if c in present]
         classes += sorted(c for c in present if c not in classes and c not in (MEAN, ALL_PAIRS))
         columns = classes + [c for c in (MEAN, ALL_PAIRS) if c in present]
-        version_columns = ["method_version", "dataset_version", "protocol_version"]
-        runs = group.sort_values(["method", "weights", "options", "seed", *version_columns, "dataset_options"])[
-            ["method", "weights", "options", "seed", *version_columns, "dataset_options"]].drop_duplicates()
-        run_labels = [run_label(m, o, sd, do) for m, _, o, sd, _, _, _, do in runs.itertuples(index=False)]
-        seen = list(zip(run_labels, runs["weights"]))
-        clashing = {cell for cell in seen if seen.count(cell) > 1}
         lines = [
             f"# {group['dataset'].iloc[0]} — {label} ({split}, protocol `{protocol}`)",
             "",
             "Generated from `results.csv` by `corrbench leaderboard`; do not edit. Values in percent; "
-            "± is half the width of the 95 % bootstrap interval (pairs resampled, by class for the mean).",
+            "± is half the width of the 95 % bootstrap interval (pairs resampled: a class's own pairs "
+            "for a class, by class for the mean, all pairs for all-pairs).",
             "",
             "| method | weights | " + " | ".join(columns) + " |",
             "|---|---|" + "---:|" * len(columns),
         ]
-        for run_name, run in zip(run_labels, runs.itertuples(index=False)):
-            method, weights, options, seed, version, data_version, protocol_version, data_options = run
-            rows = group[(group["method"] == method) & (group["weights"] == weights) & (group["options"] == options)
-                         & (group["dataset_options"] == data_options)
-                         & (group["seed"] == seed) & (group["method_version"] == version)
-                         & (group["dataset_version"] == data_version)
-                         & (group["protocol_version"] == protocol_version)]
-            values = dict(zip(rows["category"], rows["value"]))
-            spans = dict(zip(rows["category"], rows["ci_high"] - rows["ci_low"]))
-            cells = [_format_percent(values.get(c, float("nan")), spans.get(c)) for c in columns]
-            if (run_name, weights) in clashing:  # versions of one run: say which is which
-                same_cell = [r for label, r in zip(run_labels, runs.itertuples(index=False))
-                             if (label, r[1]) == (run_name, weights)]
-                parts = [f"{prefix}{value}" for i, (prefix, value) in enumerate(
-                    (("v", version), ("data v", data_version), ("protocol v", protocol_version)))
-                    if len({r[4 + i] for r in same_cell}) > 1]
-                run_name = f"{run_name} ({', '.join(parts)})"
-            lines.append(f"| {run_name} | {weights} | " + " | ".join(cells) + " |")
-        name = f"{split}__{str(protocol).replace('/', '_')}__{label}.md"
-        tables[name] = "\n".join(lines) + "\n"
+        for run_name, weights, rows in table_runs(group):
+            lines.append(f"| {run_name} | {weights} | " + " | ".join(cell(rows, c) for c in columns) + " |")
+        tables[table_name(split, protocol, label)] = "\n".join(lines) + "\n"
     return tables
+
+
+def table_name(split: str, protocol: str, label: str) -> str:
+    """``<split>__<protocol>__<label>.md`` (a ``/`` in a preset name becomes ``_``)."""
+    return f"{split}__{str(protocol).replace('/', '_')}__{label}.md"
+
+
+def card_categories(dataset: str) -> list[str] | None:
+    """The classes of ``dataset`` in its card's order (None without a card: tables go alphabetical)."""
+    from corrbench.errors import CorrbenchError
+
+    try:
+        from corrbench.data.cards import load_card
+
+        return list(load_card(dataset).categories)
+    except CorrbenchError:
+        return None
+
+
+def board_folders(directory: str | Path) -> list[Path]:
+    """Every dataset folder of a leaderboard: one with runs (``results.csv``) or published numbers."""
+    from corrbench.leaderboard.reported import REPORTED_NAME
+
+    root = Path(directory)
+    return sorted({p.parent for p in (*root.glob("*/results.csv"), *root.glob(f"*/{REPORTED_NAME}"))})
+
+
+def reported_tables(directory: str | Path, dataset: str, frame: pd.DataFrame) -> dict[str, str]:
+    """Tables of ``<dataset>/reported.yaml`` beside the runs of ``frame`` ({} without one).
+
+    Classes come from the dataset card whoever writes, so these tables are the same text every time.
+    """
+    from corrbench.leaderboard.reported import find_reported
+    from corrbench.leaderboard.reported_tables import render_reported
+
+    board = find_reported(directory, dataset)
+    return render_reported(board, frame, card_categories(dataset)) if board else {}
 
 
 def write_leaderboard(directory: str | Path, dataset: str, frame: pd.DataFrame,
                       categories: list[str] | None = None) -> list[Path]:
-    """Write the CSV and regenerate every Markdown table of ``dataset`` (each write atomic)."""
+    """Write the CSV and regenerate every Markdown table of ``dataset`` (each write atomic).
+
+    A bad ``reported.yaml`` stops it before anything is written.
+    """
     folder = Path(directory) / dataset
+    tables = {**render_tables(frame, categories), **reported_tables(directory, dataset, frame)}
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(csv_path(directory, dataset), frame[COLUMNS].to_csv(index=False, lineterminator="\n"))
-    written = [csv_path(directory, dataset)]
-    tables = render_tables(frame, categories)
+    written = []
+    if not frame.empty or csv_path(directory, dataset).is_file():  # a folder of published numbers only has no CSV
+        atomic_write_text(csv_path(directory, dataset), frame[COLUMNS].to_csv(index=False, lineterminator="\n"))
+        written.append(csv_path(directory, dataset))
     for stale in folder.glob("*.md"):
         if stale.name not in tables:
             stale.unlink()
@@ -270,14 +330,22 @@ def index_text(directory: str | Path) -> str:
     lines = ["# Leaderboards", "",
              "Generated by `corrbench leaderboard`; do not edit. Each dataset folder holds `results.csv` "
              "(long format, the source of truth) and one Markdown table per split, protocol and metric "
-             "(values in percent). Re-runnable rows are listed in `runs.yaml` and checked in CI.", ""]
-    for csv in sorted(Path(directory).glob("*/results.csv")):
-        dataset = csv.parent.name
+             "(values in percent). Re-runnable rows are listed in `runs.yaml` and checked in CI. A folder's "
+             "`reported.yaml` (published numbers with their citations, written by hand) adds one table per split, "
+             "preset and α that puts them beside the runs under the same preset.", ""]
+    for folder in board_folders(directory):
+        dataset = folder.name
         lines += [f"## {dataset}", ""]
-        for table in sorted(csv.parent.glob("*.md")):
+        if (folder / "reported.yaml").is_file():
+            lines.append(f"- published numbers: [reported.yaml]({dataset}/reported.yaml)")
+        for table in sorted(folder.glob("*.md")):
             split, protocol, metric = table.stem.split("__")
+            if metric.startswith("reported-"):
+                unknown = protocol == "unknown-protocol"
+                metric = (f"reported {metric.removeprefix('reported-')}, unknown protocol" if unknown
+                          else f"reported and reproduced {metric.removeprefix('reported-')}")
             lines.append(f"- [{metric}]({dataset}/{table.name}) — split `{split}`, protocol `{protocol}`")
-        for picture in sorted(csv.parent.glob("*.png")):
+        for picture in sorted(folder.glob("*.png")):
             lines.append(f"- picture: [{picture.stem}]({dataset}/{picture.name})")
         lines.append("")
     return "\n".join(lines)

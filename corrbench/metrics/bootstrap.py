@@ -4,7 +4,9 @@ Every summary number of a keypoint run is a function of its per-pair records, so
 uncertainty is estimated by resampling pairs (a percentile bootstrap): the mean over classes
 resamples pairs *within* each class (stratified, as the class mean weighs classes equally), the
 all-pairs mean and the pooled keypoint fraction resample all pairs.  Draws come from one seeded
-generator, so an interval is the same every time for the same records and seed.
+generator, so an interval is the same every time for the same records and seed.  A class's own
+interval resamples only that class's pairs, from a generator seeded by the seed and the class
+name, so it does not depend on which other classes a run holds.
 
 A paired comparison of two runs on the same pairs resamples the *same* pairs for both (the paired
 bootstrap) and tests "no difference" by randomly swapping the two runs' records pair by pair (a
@@ -13,6 +15,7 @@ paired permutation test), the usual tests for "is A better than B" on one test s
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -104,6 +107,44 @@ def pck_intervals(records: Sequence[dict[str, Any]], alphas: Sequence[float], *,
             if len(column):
                 low, high = np.percentile(column, tails)
                 out[f"{name}@{key}"] = [float(low), float(high)]
+    return out
+
+
+def class_generator(seed: int, name: str) -> np.random.Generator:
+    """The generator of one class's resamples: the run's seed and a stable hash of the class name."""
+    return np.random.default_rng([int(seed), zlib.crc32(name.encode("utf-8"))])
+
+
+def class_intervals(records: Sequence[dict[str, Any]], alphas: Sequence[float], *, resamples: int = RESAMPLES,
+                    level: float = LEVEL, seed: int = 0) -> dict[str, dict[str, list[float]]]:
+    """``{class: {"pck@a" | "pck_kpt@a": [low, high]}}``: each class's pairs resampled on their own.
+
+    ``pck@a`` of a class is its mean per-image PCK, ``pck_kpt@a`` its pooled keypoint fraction
+    (the per-class values of :func:`corrbench.metrics.pck.aggregate_pck`).
+    """
+    scored = [r for r in records if r.get("n_kps", 0) > 0]
+    if not scored:
+        return {}
+    table = PairTable.from_records(scored, alphas)
+    tails = [100 * (1 - level) / 2, 100 * (1 + level) / 2]
+    out: dict[str, dict[str, list[float]]] = {}
+    for c, name in enumerate(table.class_names):
+        members = np.flatnonzero(table.classes == c)
+        rng = class_generator(seed, name)
+        block = max(1, min(resamples, 2_000_000 // max(1, len(members) * len(table.alphas))))
+        image_parts, pooled_parts = [], []
+        for start in range(0, resamples, block):  # memory ~ block x pairs x alphas, whatever the class size
+            draws = members[rng.integers(0, len(members), (min(block, resamples - start), len(members)))]
+            correct, n_kps = table.correct[draws], table.n_kps[draws]  # (b, n_c, A), (b, n_c)
+            image_parts.append((correct / n_kps[..., None]).mean(axis=1))
+            pooled_parts.append(correct.sum(axis=1) / n_kps.sum(axis=1)[:, None])
+        per_image, pooled = np.concatenate(image_parts), np.concatenate(pooled_parts)
+        intervals: dict[str, list[float]] = {}
+        for a, key in enumerate(table.alphas):
+            for prefix, values in (("pck", per_image), ("pck_kpt", pooled)):
+                low, high = np.percentile(values[:, a], tails)
+                intervals[f"{prefix}@{key}"] = [float(low), float(high)]
+        out[name] = intervals
     return out
 
 

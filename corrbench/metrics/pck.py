@@ -31,6 +31,19 @@ def keypoint_errors(predicted: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(errors), errors, np.inf)
 
 
+def mean_normalised_error(predicted: np.ndarray, reference: np.ndarray, length: float) -> float | None:
+    """Mean of error / L over the keypoints with a finite prediction (None when there is none).
+
+    Ranks pairs of equal PCK by how far off they are (``corrbench show --worst``); NaN/inf
+    predictions are left out here and counted by ``n_nonfinite`` instead.
+    """
+    errors = keypoint_errors(predicted, reference)
+    finite = errors[np.isfinite(errors)]
+    if not len(finite) or not float(length) > 0:
+        return None
+    return float(finite.mean() / float(length))
+
+
 def keypoint_correct(
     predicted: np.ndarray,
     reference: np.ndarray,
@@ -137,6 +150,7 @@ class PCKMetric:
             "n_nonfinite": int((~np.isfinite(predicted).all(axis=1)).sum()),
             "threshold": float(length),
             "correct": {f"{a:g}": int(correct[:, i].sum()) for i, a in enumerate(self.alphas)},
+            "mean_norm_error": mean_normalised_error(predicted, reference, length),
         }
         for key in self.buckets:
             if meta and key in meta:
