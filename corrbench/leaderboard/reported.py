@@ -25,7 +25,7 @@ NORMALISATIONS = ("image", "bbox", "unknown")
 #: How a paper averaged: pooled over all keypoints, per image then over all pairs, or per class then over classes.
 AVERAGINGS = ("all-keypoints", "mean-over-pairs", "mean-over-classes", "unknown")
 REQUIRED = ("method", "paper", "table", "source", "alpha", "normalisation", "averaging", "value", "preset")
-OPTIONAL = ("secondary", "backbone", "excerpt", "split", "per_class")
+OPTIONAL = ("secondary", "backbone", "excerpt", "split", "per_class", "notes")
 #: Preset thresholds that a declared normalisation contradicts (a keypoint extent is a box, not the image).
 CONTRADICTS = {"image": ("bbox", "kps_extent"), "bbox": ("image", "frame")}
 
