@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "corrbench.cli.evaluate_cmd",
     "corrbench.cli.compare_cmd",
     "corrbench.cli.weights_cmd",
+    "corrbench.cli.demo_cmd",
 )
 
 
