@@ -114,7 +114,7 @@ class FeatureNNMethod(Method):
         # Grid cell (col, row) of the target grid -> target pixel, align_corners=False.
         scale = torch.tensor([to_size[1] / to_grid[1], to_size[0] / to_grid[0]])
         pixels = (matched + 0.5) * scale - 0.5
-        return CorrespondenceField(pixels.reshape(*from_grid, 2).numpy(), from_size)
+        return CorrespondenceField(pixels.reshape(*from_grid, 2).float().numpy(), from_size)
 
     def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
         predictions = []

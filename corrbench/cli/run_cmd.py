@@ -148,6 +148,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--protocol", default=None, help="protocol preset (see `corrbench list protocols`)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
+                        help="autocast around the method's predict (default fp32); recorded, and keys the leaderboard row")
     parser.add_argument("--json", dest="json_path", default=None, help="write the result as JSON here")
     parser.add_argument("--leaderboard", default="leaderboards", metavar="DIR",
                         help="leaderboard folder updated by full runs (default: ./leaderboards)")
@@ -200,7 +202,7 @@ def handle(args: argparse.Namespace) -> int:
         method, dataset, protocol, limit=args.limit, batch_size=args.batch_size, seed=args.seed,
         progress=sys.stderr.isatty() and is_main,
         runs_dir=None if args.no_resume else str(args.runs_dir or default_runs_dir()),
-        kit=args.kit, auto_flip=args.auto_flip, save_predictions=args.save_predictions,
+        kit=args.kit, auto_flip=args.auto_flip, save_predictions=args.save_predictions, precision=args.precision,
     )
     if not is_main:  # a non-zero rank of a distributed run: rank 0 reports
         return 0

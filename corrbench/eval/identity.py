@@ -61,10 +61,11 @@ class RunIdentity:
     protocol_digest: str
     task_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int = 1
+    precision: str = "fp32"
 
     @classmethod
     def of(cls, method: Any, dataset: Any, protocol: Any, *, seed: int, batch_size: int,
-           task_options: dict[str, Any] | None = None) -> "RunIdentity":
+           task_options: dict[str, Any] | None = None, precision: str = "fp32") -> "RunIdentity":
         from corrbench.eval.validation import method_distribution
 
         dist, dist_version = method_distribution(method)
@@ -80,7 +81,7 @@ class RunIdentity:
             dataset_options=canonical(dataset.init_options() if hasattr(dataset, "init_options") else {}),
             protocol=protocol.name, protocol_version=str(protocol.version),
             protocol_digest=protocol_digest(protocol),
-            task_options=canonical(task_options or {}), batch_size=int(batch_size),
+            task_options=canonical(task_options or {}), batch_size=int(batch_size), precision=precision,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -90,5 +91,7 @@ class RunIdentity:
         """Folder name of this run's per-pair records: readable prefix plus a hash of the rest."""
         identity = asdict(self)
         identity.pop("distribution_version")  # reinstalling the same code must not lose records
+        if identity["precision"] == "fp32":
+            identity.pop("precision")  # keys of fp32 runs are those written before precision existed
         blob = json.dumps(identity, sort_keys=True, default=str).encode()
         return f"{self.method}-{self.dataset}-{self.split}-{hashlib.sha256(blob).hexdigest()[:16]}"

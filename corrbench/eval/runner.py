@@ -42,11 +42,15 @@ def method_batch_size(method: Method, batch_size: int | None) -> int:
     return max(1, int(batch_size or getattr(method, "batch_size", 1) or 1))
 
 
-def predict_scored(method: Method, task: Task, pairs: Sequence[Pair]) -> list[tuple[Pair, Prediction]]:
+def predict_scored(method: Method, task: Task, pairs: Sequence[Pair],
+                   precision: str = "fp32") -> list[tuple[Pair, Prediction]]:
     """Frame, blind, ask, check: (the scoring pair in the protocol's frame, the checked answer) per pair."""
+    from corrbench.eval.precision import autocast
+
     framed = [task.frame(pair) for pair in pairs]
     views = [task.method_view(pair) for pair in framed]
-    predictions = call_predict(method, views, task.directions) if views else []
+    with autocast(str(getattr(method, "device", "cpu")), precision):
+        predictions = call_predict(method, views, task.directions) if views else []
     for view, prediction in zip(views, predictions):
         task.check(method, view, prediction)
     return list(zip(framed, predictions))
@@ -94,6 +98,7 @@ def evaluate(
     kit: str = "cpp",
     auto_flip: bool = False,
     save_predictions: str | None = None,
+    precision: str = "fp32",
 ) -> EvaluationResult:
     """Score ``method`` on ``dataset`` under ``protocol`` (None: the dataset's default).
 
@@ -102,6 +107,7 @@ def evaluate(
     * ``distributed``: under torchrun (``WORLD_SIZE`` > 1), shard over ranks and gather; every
       rank returns the full result.  Build the method on :func:`corrbench.eval.distributed.rank_device`.
     * ``kit``, ``auto_flip``, ``save_predictions``: dense-flow (TSS) scoring rules and kit-layout output.
+    * ``precision``: ``fp32``, or ``bf16``/``fp16`` autocast around ``predict`` (part of the run's identity).
     """
     from corrbench.eval.distributed import DistContext, finish, gather_all, init_from_env, shard_batches
     from corrbench.eval.identity import RunIdentity
@@ -111,7 +117,10 @@ def evaluate(
     protocol = resolve_protocol(dataset, protocol)
     task = task_for(dataset, protocol, kit=kit, auto_flip=auto_flip, save_predictions=save_predictions)
     batch = method_batch_size(method, batch_size)
-    identity = RunIdentity.of(method, dataset, protocol, seed=seed, batch_size=batch, task_options=task.options)
+    from corrbench.eval.precision import check_precision
+
+    identity = RunIdentity.of(method, dataset, protocol, seed=seed, batch_size=batch, task_options=task.options,
+                              precision=check_precision(precision))
     context = init_from_env(str(getattr(method, "device", "cpu"))) if distributed else DistContext()
 
     order = list(range(len(dataset)))
@@ -142,7 +151,8 @@ def evaluate(
             reused = {i: done[str(ids[i])] for i in indices if ids is not None and str(ids[i]) in done}
             pending = [i for i in indices if i not in reused]
             new: dict[int, dict[str, Any]] = {}
-            for index, (framed, prediction) in zip(pending, predict_scored(method, task, [dataset[i] for i in pending])):
+            for index, (framed, prediction) in zip(pending, predict_scored(method, task, [dataset[i] for i in pending],
+                                                                          precision)):
                 record = task.score(method, framed, prediction)
                 new[index] = record
                 if store is not None:

@@ -69,6 +69,15 @@ def run_label(method: str, options: str = NO_OPTIONS, seed: int = 0, dataset_opt
     return f"{method} [{', '.join(extras)}]" if extras else method
 
 
+def run_options(identity: dict[str, Any]) -> dict[str, Any]:
+    """The ``options`` cell of a run: the method's options, plus ``precision`` when it is not fp32
+    (a bf16 run is another run, and its label says so)."""
+    options = dict(identity.get("options", {}) or {})
+    if identity.get("precision", "fp32") != "fp32":
+        options["precision"] = identity["precision"]
+    return options
+
+
 def rows_from_result(result: Any) -> list[dict[str, Any]]:
     """Long-format rows of an evaluation result (per class, mean over classes, all pairs, buckets)."""
     from corrbench.eval.identity import options_text
@@ -79,7 +88,7 @@ def rows_from_result(result: Any) -> list[dict[str, Any]]:
         "method": result.method,
         "method_version": str(prov.get("method_version", "")),
         "weights": str(prov.get("weights", "none")),
-        "options": options_text(identity.get("options", {})),
+        "options": options_text(run_options(identity)),
         "seed": int(identity.get("seed", prov.get("seed", 0)) or 0),
         "dataset": result.dataset,
         "dataset_options": options_text(identity.get("dataset_options", {})),

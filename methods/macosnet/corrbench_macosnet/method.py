@@ -101,7 +101,7 @@ class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
         mapped = compose_points(theta_aff[None], None if theta_tps is None else theta_tps[None], points[None],
                                 self.config.tps_reg_eval)[0]
         coords = to_pixels(mapped, other_size).reshape(query_size[0], query_size[1], 2)
-        return CorrespondenceField(coords.cpu().numpy(), query_size)
+        return CorrespondenceField(coords.float().cpu().numpy(), query_size)
 
     # --- training ----------------------------------------------------------------------------
     def prepare_training(self, dataset: Dataset, config: TrainConfig) -> None:
@@ -144,5 +144,5 @@ def _split(encoded, count: int):
 def _mask_at(mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     """The square network mask resized to the image (align-corners, as the input resize)."""
     resized = F.interpolate(mask[None], size=size, mode="bilinear", align_corners=True)[0, 0]
-    return resized.clamp(0, 1).cpu().numpy().astype(np.float32)
+    return resized.float().clamp(0, 1).cpu().numpy().astype(np.float32)
 

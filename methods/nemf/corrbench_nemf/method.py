@@ -67,7 +67,7 @@ def grid_shape(size: tuple[int, int], max_side: int | None) -> tuple[int, int]:
 def to_pixels(points: torch.Tensor, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     scale = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=points.dtype, device=points.device)
-    return ((points + 1) * scale).cpu().numpy().astype(np.float64)
+    return ((points + 1) * scale).float().cpu().numpy().astype(np.float64)
 
 
 def to_normalised(points: np.ndarray, size: tuple[int, int], device: Any) -> torch.Tensor:

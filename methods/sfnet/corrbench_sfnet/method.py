@@ -104,7 +104,7 @@ class SFNetMethod(LearnedMethod[SFNetConfig]):
                               align_corners=True)[0].permute(1, 2, 0)
         height, width = other_size
         scale = torch.tensor([(width - 1) / 2, (height - 1) / 2], dtype=dense.dtype, device=dense.device)
-        return CorrespondenceField(((dense + 1) * scale).cpu().numpy(), query_size)
+        return CorrespondenceField(((dense + 1) * scale).float().cpu().numpy(), query_size)
 
     def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
         if not pairs:
