@@ -148,6 +148,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--protocol", default=None, help="protocol preset (see `corrbench list protocols`)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=0,
+                        help="DataLoader processes reading and decoding pairs ahead of the method (default 0: inline)")
     parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
                         help="autocast around the method's predict (default fp32); recorded, and keys the leaderboard row")
     parser.add_argument("--json", dest="json_path", default=None, help="write the result as JSON here")
@@ -203,6 +205,7 @@ def handle(args: argparse.Namespace) -> int:
         progress=sys.stderr.isatty() and is_main,
         runs_dir=None if args.no_resume else str(args.runs_dir or default_runs_dir()),
         kit=args.kit, auto_flip=args.auto_flip, save_predictions=args.save_predictions, precision=args.precision,
+        workers=args.workers,
     )
     if not is_main:  # a non-zero rank of a distributed run: rank 0 reports
         return 0

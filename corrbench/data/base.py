@@ -231,8 +231,30 @@ def _too_large(dataset: str, what: str, path: Path, claim: str) -> AnnotationErr
     )
 
 
+#: Decoded images of this process, by file identity: SPair-71k's 12,234 test pairs share ~1,800 images.
+_DECODED = None
+
+
 def read_image(path: Path, dataset: str) -> np.ndarray:
-    """RGB uint8 ``(H, W, 3)``; truncated or unreadable files are errors, never padded."""
+    """RGB uint8 ``(H, W, 3)``; truncated or unreadable files are errors, never padded.
+
+    Each distinct file (path, size, mtime) is decoded once per process (a bounded LRU); callers get
+    their own copy, so nothing one pair does to its image reaches another.
+    """
+    global _DECODED
+    from corrbench.cache import FeatureCache
+
+    if _DECODED is None:
+        _DECODED = FeatureCache(max_bytes=int(os.environ.get("CORRBENCH_IMAGE_CACHE_MB", "512")) * 2**20)
+    try:
+        stat = os.stat(path)
+        key = (str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return _decode_image(path, dataset)  # missing: let the decoder say so, with the loader's words
+    return _DECODED.get_or_compute(key, lambda: _decode_image(path, dataset)).copy()
+
+
+def _decode_image(path: Path, dataset: str) -> np.ndarray:
     image = open_image(path, dataset)
     try:
         with image:

@@ -99,6 +99,7 @@ def evaluate(
     auto_flip: bool = False,
     save_predictions: str | None = None,
     precision: str = "fp32",
+    workers: int = 0,
 ) -> EvaluationResult:
     """Score ``method`` on ``dataset`` under ``protocol`` (None: the dataset's default).
 
@@ -108,9 +109,12 @@ def evaluate(
       rank returns the full result.  Build the method on :func:`corrbench.eval.distributed.rank_device`.
     * ``kit``, ``auto_flip``, ``save_predictions``: dense-flow (TSS) scoring rules and kit-layout output.
     * ``precision``: ``fp32``, or ``bf16``/``fp16`` autocast around ``predict`` (part of the run's identity).
+    * ``workers``: read and decode pairs ahead of the method in that many DataLoader worker processes
+      (:mod:`corrbench.eval.loading`); the records are those of ``workers=0``.
     """
     from corrbench.eval.distributed import DistContext, finish, gather_all, init_from_env, shard_batches
     from corrbench.eval.identity import RunIdentity
+    from corrbench.eval.loading import load_batches
     from corrbench.eval.records import RecordStore
     from corrbench.provenance import run_provenance
 
@@ -145,14 +149,16 @@ def evaluate(
     total = sum(len(b) for b in mine)
     with _progress_callback(progress if context.is_main else False, total,
                             f"{method.name} on {dataset.name}") as advance:
-        for indices in mine:
+        reused_of = [{i: done[str(ids[i])] for i in indices if ids is not None and str(ids[i]) in done}
+                     for indices in mine]
+        pending_of = [[i for i in indices if i not in reused] for indices, reused in zip(mine, reused_of)]
+        loaded = load_batches(dataset, [p for p in pending_of if p], workers)
+        for indices, reused, pending in zip(mine, reused_of, pending_of):
             # Seeding by the batch's first index: a pair's answer is the same whatever the sharding or resume.
             seed_everything(seed + indices[0])
-            reused = {i: done[str(ids[i])] for i in indices if ids is not None and str(ids[i]) in done}
-            pending = [i for i in indices if i not in reused]
             new: dict[int, dict[str, Any]] = {}
-            for index, (framed, prediction) in zip(pending, predict_scored(method, task, [dataset[i] for i in pending],
-                                                                          precision)):
+            pairs = next(loaded) if pending else []
+            for index, (framed, prediction) in zip(pending, predict_scored(method, task, pairs, precision)):
                 record = task.score(method, framed, prediction)
                 new[index] = record
                 if store is not None:
