@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from corrbench.cli import main as cli_main
-from corrbench.demo import run_demo
+from corrbench.leaderboard.demo import run_demo
 from corrbench.errors import UsageError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ def handle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from corrbench.cli.report import console as make_console
-    from corrbench.demo import run_demo
+    from corrbench.leaderboard.demo import run_demo
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

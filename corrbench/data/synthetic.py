@@ -101,7 +101,7 @@ class SyntheticDataset(Dataset):
             import skimage
 
             from corrbench.data import render, shapes
-            from corrbench.paths import cache_root
+            from corrbench.io import cache_root
 
             sources = (__file__, render.__file__, shapes.__file__)
             key = generator_key(sources, self.card.extra, list(self.card.categories), self.card.version, self.seed,

@@ -16,7 +16,7 @@ from typing import Any
 
 
 def default_runs_dir() -> Path:
-    from corrbench.paths import cache_root
+    from corrbench.io import cache_root
 
     return cache_root() / "runs"
 

@@ -17,7 +17,7 @@ from corrbench.errors import CheckpointError
 from corrbench.fetching import gdrive
 from corrbench.fetching.http import DownloadError, download, recorded_digest
 from corrbench.fetching.mirror import MIRROR_ENV, mirror_base
-from corrbench.paths import CACHE_ENV, cache_root
+from corrbench.io import CACHE_ENV, cache_root
 from corrbench.weights.entry import WeightsEntry, WeightsFile
 
 __all__ = ["CACHE_ENV", "cache_root", "cached_path", "fetch_entry", "is_cached", "mirror_path"]
