@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes so that a crash never leaves a half-written file."""
+"""Small file helpers: atomic writes (a crash never leaves a half-written file) and the cache root."""
 
 from __future__ import annotations
 
