@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from corrbench_sfnet.softargmax import gaussian_window, kernel_soft_argmax, normalized_cell_coords
+from corrbench.matching.kernel_softargmax import gaussian_window, kernel_soft_argmax, normalized_cell_coords
 
 
 def official_layout_reference(corr_bkhw: torch.Tensor, beta: float, sigma: float) -> torch.Tensor:
