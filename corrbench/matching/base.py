@@ -112,9 +112,9 @@ class FeatureMatcher(Method):
         """The readout at every cell of the query grid, as a field over the query image."""
         placement = query.placement
         cells, best = match_cells(query.features, reference.features, reference.placement.grid, self.readout,
-                                  self._budget)
+                                  self._budget, with_best=self.matching.mutual)
         pixels = reference.placement.to_pixels(cells)
-        if self.matching.mutual:
+        if best is not None:
             own = torch.arange(len(query.features), device=best.device)
             keep = mutual(best, own, query.features, reference.features, self._budget)
             pixels = pixels.masked_fill(~keep[:, None], float("nan"))
@@ -138,9 +138,10 @@ class FeatureMatcher(Method):
             features = sample_features(query.features, placement.grid, placement.to_cells(points.to(torch.float64)))
         else:
             features = query.features[own]
-        cells, best = match_cells(features, reference.features, reference.placement.grid, self.readout, self._budget)
+        cells, best = match_cells(features, reference.features, reference.placement.grid, self.readout, self._budget,
+                                  with_best=self.matching.mutual)
         pixels = reference.placement.to_pixels(cells.to(torch.float64))
-        if self.matching.mutual:
+        if best is not None:
             keep = mutual(best, own, query.features, reference.features, self._budget)
             pixels = pixels.masked_fill(~keep[:, None], float("nan"))
         answers = pixels.cpu().numpy()

@@ -18,8 +18,9 @@ def rows_per_chunk(n_reference: int, budget_bytes: int, element_size: int = 4) -
 
 
 def match_cells(query: torch.Tensor, reference: torch.Tensor, grid: tuple[int, int], readout: Readout,
-                budget_bytes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Matched fractional cells ``(Q, 2)`` on ``reference``'s ``grid`` and each query's best cell ``(Q,)``.
+                budget_bytes: int, with_best: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Matched fractional cells ``(Q, 2)`` on ``reference``'s ``grid`` and, ``with_best``, each query's
+    best cell ``(Q,)`` (for mutual filtering).
 
     ``query`` (Q, C) and ``reference`` (K, C) are feature rows; similarity is their dot product
     (cosine for L2-normalised features).
@@ -29,10 +30,11 @@ def match_cells(query: torch.Tensor, reference: torch.Tensor, grid: tuple[int, i
     for start in range(0, len(query), rows):
         similarity = query[start: start + rows] @ reference.T
         cells.append(readout.cells(similarity, grid))
-        best.append(similarity.argmax(dim=1))
+        if with_best:
+            best.append(similarity.argmax(dim=1))
     if not cells:
         return query.new_zeros((0, 2)), torch.zeros(0, dtype=torch.long, device=query.device)
-    return torch.cat(cells), torch.cat(best)
+    return torch.cat(cells), (torch.cat(best) if with_best else None)
 
 
 def best_matches(query: torch.Tensor, reference: torch.Tensor, budget_bytes: int) -> torch.Tensor:
