@@ -67,7 +67,10 @@ class FeatureNNMethod(FeatureMatcher):
     name = "feature-nn"
     version = "1"
     takes_weights = False
-    supports_batching = False  # descriptors are computed image by image on the CPU: batching buys nothing
+    # Descriptors are computed image by image on the CPU: batching buys nothing (and batch 1 keeps the
+    # run identity, hence the per-pair records of earlier runs, as they were).
+    supports_batching = False
+    batch_size = 1
 
     def __init__(self, weights: str | None = None, device: str = "cpu", stride: int = 4, radius: int = 12,
                  colour_weight: float = 0.5, temperature: float = 0.02, window: float = 2.0,
