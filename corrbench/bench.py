@@ -145,8 +145,12 @@ def run_one(method_name: str, config: dict[str, Any], n_images: int, weights: st
 
     import corrbench
 
+    from corrbench.registry import METHOD_GROUP, resolve
+
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    method = corrbench.load_method(method_name, weights=weights)
+    # A method may name options for timing runs (dinov2: random weights instead of a download).
+    options = dict(getattr(resolve(METHOD_GROUP, method_name), "bench_options", {}))
+    method = corrbench.load_method(method_name, weights=weights, **options)
     cache = getattr(method, "cache", None)
     if cache is not None and not config["cache"]:
         cache.max_bytes = 0

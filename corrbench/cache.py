@@ -7,6 +7,7 @@ content hashes, so two loads of the same file hit the same entry; memory stays u
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections import OrderedDict
 from typing import Any, Callable, Hashable
@@ -29,6 +30,8 @@ def _nbytes(value: Any) -> int:
         return sum(_nbytes(v) for v in value)
     if isinstance(value, dict):
         return sum(_nbytes(v) for v in value.values())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum(_nbytes(getattr(value, f.name)) for f in dataclasses.fields(value))
     return 0
 
 

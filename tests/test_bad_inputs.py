@@ -42,6 +42,9 @@ CASES = [
     ("show: no pair", ["show", "--method", "identity", "--dataset", "synthetic"], "needs --method, --dataset and --pair"),
     ("show: worst without run", ["show", "--method", "identity", "--dataset", "synthetic", "--pair", "0", "--worst",
                                  "2"], "--worst needs --run"),
+    ("dinov2 size not a multiple of the patch", [*RUN, "--method", "dinov2", "-o", "size=850"],
+     "size 850 is not a multiple of the patch size 14 (try 840 or 854)"),
+    ("dinov2 layer out of range", [*RUN, "--method", "dinov2", "-o", "layer=-13"], "vitb14 has blocks 0..11"),
 ]
 
 
@@ -106,6 +109,7 @@ def test_unknown_dataset_option_is_one_line(capsys):
     ("sfnet", "feature_size=400", "feature_size⁴"),
     ("macosnet", "image_size=8192", "(image_size/16)⁴"),
     ("rtn", "image_size=9999", "image_size²"),
+    ("dinov2", "size=4200", "similarity block with size⁴"),
 ])
 def test_resolutions_that_cannot_fit_in_memory_are_refused_up_front(method, option, why, capsys):
     assert main([*RUN, "--method", method, "-o", option]) == 2

@@ -26,3 +26,14 @@ def test_same_content_hits_and_budget_evicts_oldest():
     cache.get_or_compute(image_key(a), lambda: compute("a3"))
     assert calls == ["a", "b", "a-grid", "a3"]
     assert cache.hits == 1 and cache.bytes <= 800 and len(cache) == 2
+
+
+def test_dataclass_values_count_their_tensors_so_the_budget_holds():
+    from corrbench.matching.base import FeatureMap
+    from corrbench.matching.resolution import GridPlacement
+
+    cache = FeatureCache(max_bytes=2 * 400)
+    for index in range(3):
+        image = np.full((4, 4, 3), index, np.uint8)
+        cache.get_or_compute(image_key(image), lambda: FeatureMap(torch.zeros(100), GridPlacement.covering((4, 4), (2, 2))))
+    assert cache.bytes == 800 and len(cache) == 2

@@ -75,7 +75,8 @@ def test_an_unknown_precision_is_one_line(data):
 @pytest.mark.parametrize("name, options", [
     ("sfnet", {"config": "embedded", "feature_size": 8}), ("rtn", {"config": "embedded"}),
     ("macosnet", {"config": "embedded"}), ("feature-nn", {}),
-    ("nemf", {"config": "embedded", "grid_max_side": 8, "patchmatch_iters": 2, "opt_steps": 2})])
+    ("nemf", {"config": "embedded", "grid_max_side": 8, "patchmatch_iters": 2, "opt_steps": 2}),
+    ("dinov2", {"model": "vits14", "pretrained": False, "size": 112})])
 def test_every_method_runs_in_bf16_on_cpu(data, name, options):
     """float32 numpy answers whatever the autocast dtype inside (a bf16 tensor has no numpy form)."""
     result = evaluate(corrbench.load_method(name, **options), data, precision="bf16", limit=2)

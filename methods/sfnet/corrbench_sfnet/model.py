@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from corrbench.matching.kernel_softargmax import kernel_soft_argmax, normalized_cell_coords
 from corrbench_sfnet.backbone import Backbone
 from corrbench_sfnet.config import SFNetConfig
-from corrbench_sfnet.softargmax import kernel_soft_argmax, normalized_cell_coords
 
 EPS = 1e-6  # inside the sqrt, as the official L2 normalisation
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from corrbench.matching.kernel_softargmax import normalized_cell_coords
 from corrbench_sfnet.losses import flow_consistency, flow_gradients, mask_consistency, sfnet_loss, smoothness, warp
 from corrbench_sfnet.model import Matches
-from corrbench_sfnet.softargmax import normalized_cell_coords
 
 H = W = 10
 

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from corrbench_sfnet.softargmax import gaussian_window, kernel_soft_argmax, normalized_cell_coords
+from corrbench.matching.kernel_softargmax import gaussian_window, kernel_soft_argmax, normalized_cell_coords
 
 
 def official_layout_reference(corr_bkhw: torch.Tensor, beta: float, sigma: float) -> torch.Tensor:
@@ -65,3 +65,15 @@ def test_differentiable():
     out = kernel_soft_argmax(corr, h, w, beta=50.0, sigma=5.0)
     out.sum().backward()
     assert torch.isfinite(corr.grad).all() and corr.grad.abs().sum() > 0
+
+
+def test_the_kernel_readout_is_this_kernel_read_as_cells():
+    """The feature matchers' ``kernel_softargmax`` readout is the same operation, beta = 1 / temperature."""
+    from corrbench.matching.readouts import Readout
+
+    torch.manual_seed(4)
+    h, w = 5, 7
+    corr = torch.rand(1, h * w, h, w)
+    expected = official_layout_reference(corr, beta=50.0, sigma=2.0).reshape(-1, 2)
+    cells = Readout("kernel_softargmax", temperature=0.02, sigma=2.0).cells(corr[0].flatten(1).T, (h, w))
+    torch.testing.assert_close(cells, (expected + 1) * torch.tensor([(w - 1) / 2, (h - 1) / 2]), atol=1e-5, rtol=1e-5)

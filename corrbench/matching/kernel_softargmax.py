@@ -1,6 +1,10 @@
 """Kernel soft-argmax (SFNet §3.2): a Gaussian window around the hard argmax, then a
 temperature-scaled softmax and the expected matched coordinates.
 
+In the core because two users share it: the ``sfnet`` plugin (training and inference) and the
+feature matchers' ``kernel_softargmax`` readout (:mod:`corrbench.matching.readouts`), so both
+compute the same numbers on the same correlation.
+
 Correlations here are laid out ``(B, Q, K)``: Q query cells of one grid, K matched cells of the
 other, both row-major over an ``(h, w)`` grid (``k = y * w + x``).  This is the official
 ``(B, K, h, w)`` volume transposed, which lets one matmul take the expectation.
