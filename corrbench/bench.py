@@ -89,7 +89,10 @@ def run_spair_scale(method_name: str, cache_on: bool, n_pairs: int, n_images: in
 
     import corrbench
 
-    method = corrbench.load_method(method_name, weights=committed_weights(method_name), device=device)
+    from corrbench.registry import METHOD_GROUP, resolve
+
+    options = dict(getattr(resolve(METHOD_GROUP, method_name), "bench_options", {}))  # e.g. no download
+    method = corrbench.load_method(method_name, weights=committed_weights(method_name), device=device, **options)
     cache = getattr(method, "cache", None)
     if cache is not None and not cache_on:
         cache.max_bytes = 0
