@@ -3,7 +3,8 @@
 Benchmarks reuse images across pairs (30 ordered pairs of 6 images: 12 encoder passes for the
 two sides of the pairs instead of 60), so inference encodes each distinct image of a batch once,
 in one batched call, and remembers it by content.  The skip features (strides 2-8, most of the
-bytes) are only kept when a mask is asked for: matching needs the L2-normalised layer3 alone.
+bytes) are only kept when a mask is asked for: matching needs the L2-normalised layer3 alone.  The
+resized network input is kept too, since the affine stage warps the source's input for every pair.
 Entries are valid for the module's current weights: training clears the cache.
 """
 
@@ -42,8 +43,7 @@ class EncoderCache:
         # Hits are read before anything is inserted, so that no insertion can evict them first.
         values = {key: self._get(key, skips) for key in dict.fromkeys(keys) if key not in pending}
         if pending:
-            batch = torch.stack([to_input(image, size, preprocessing) for image in pending.values()]).to(device)
-            encoded = module.encode(batch)
+            encoded = module.encode(self.inputs(list(pending.values()), size, preprocessing, device))
             for index, key in enumerate(pending):  # clones: a slice would keep the whole batch alive
                 match = encoded.match[index].clone()
                 levels = tuple(level[index].clone() for level in encoded.skips) if skips else ()
@@ -52,6 +52,13 @@ class EncoderCache:
         per_image = [values[key] for key in keys]
         stacked = [torch.stack([image[1][level] for image in per_image]) for level in range(len(per_image[0][1]))]
         return Encoded(skips=stacked, match=torch.stack([image[0] for image in per_image]))
+
+    def inputs(self, images: Sequence[np.ndarray], size: int, preprocessing: Preprocessing, device: Any) -> torch.Tensor:
+        """The network inputs of ``images`` (resized, normalised), batched; each image's is kept too: the
+        affine stage warps the source's input again for every pair."""
+        keys = [image_key(image, *self.feature_config) for image in images]
+        return torch.stack([self.cache.get_or_compute((key, "input"), lambda image=image: to_input(image, size, preprocessing))
+                            for key, image in zip(keys, images)]).to(device)
 
     def _get(self, key: Hashable, skips: bool) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         def missing() -> Any:

@@ -105,7 +105,7 @@ class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
         return predictions
 
     def _inputs(self, images: list[np.ndarray]) -> torch.Tensor:
-        return torch.stack([to_input(image, self.config.image_size, self.preprocessing) for image in images]).to(self.device)
+        return self.features.inputs(images, self.config.image_size, self.preprocessing, self.device)
 
     def _masks(self, features: Encoded, corr: torch.Tensor | None, wanted: list[int]) -> dict[int, torch.Tensor]:
         """Foreground probabilities of the ``wanted`` pairs' images (decoder run on those only)."""
