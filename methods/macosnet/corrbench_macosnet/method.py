@@ -42,6 +42,7 @@ class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
         # Keyed by image content and everything but the weights that changes the encoder's output.
         self.features = EncoderCache(int(cache_mb) * 2**20, self.config.encoder, tuple(self.config.widths),
                                      self.config.image_size, self.preprocessing)
+        self.cache = self.features.cache  # the FeatureCache, under the name other methods and `make bench` use
         self._perceptual: torch.nn.Module | None = None
         self._sampler: TripletSampler | None = None
 
