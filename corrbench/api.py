@@ -114,6 +114,31 @@ class Prediction:
         return self.src_to_trg if direction == "src_to_trg" else self.trg_to_src
 
 
+@dataclass(frozen=True)
+class Scored:
+    """What the evaluator will read of one pair's :class:`Prediction`, so a method may skip the rest.
+
+    Handed over as ``meta['scored']`` of the pair a method sees (absent when ``predict`` is called
+    directly: then compute everything).  Skipping what is not listed cannot change a score.
+
+    * ``fields``: False when only the query keypoints of the asked directions are read (keypoint
+      protocols): ``points`` then suffice.  Read at ``query_rounding`` (the protocol's), so a method
+      with an analytic field can answer exactly what its dense field would have scored
+      (:func:`corrbench.eval.keypoints.transfer_queries_at`).
+    * ``masks``: the sides ("src", "trg") whose predicted mask is scored (ground truth has them).
+    """
+
+    fields: bool = True
+    masks: tuple[str, ...] = ("src", "trg")
+    query_rounding: str = "none"
+
+    @staticmethod
+    def of(pair: "Pair") -> "Scored":
+        """The pair's ``meta['scored']``, or everything when the caller did not say."""
+        scored = pair.meta.get("scored")
+        return scored if isinstance(scored, Scored) else Scored()
+
+
 class RecordsOptions:
     """Remembers the keyword options an object was built with, so results can name them.
 
@@ -169,9 +194,12 @@ class Method(RecordsOptions, ABC):
     * ``pair_id`` and ``category`` (every paper's test path knows the class);
     * the query side's keypoints (the side the protocol transfers from) and ``kps_visible``;
       the answer side's keypoints keep their shape but are all NaN;
-    * ``meta['frame']`` (how the protocol resized the images) and no other ``meta`` key;
+    * ``meta['frame']`` (how the protocol resized the images) and no other dataset ``meta`` key;
     * no boxes, masks or flows, unless the protocol names one in ``method_sees``
       (e.g. ``query_bbox``), which the result then records with the protocol.
+    * ``meta['scored']``: a :class:`Scored` saying what of the answer the task will read (dense
+      fields or only the query keypoints, which masks), so a method may skip the rest.  It is the
+      task's, not the dataset's: ``masks`` names the sides with a ground-truth mask, nothing more.
 
     The options a method was built with are recorded by this base class (:meth:`init_options`),
     so every result and leaderboard row names them whichever way the method was constructed.

@@ -130,3 +130,27 @@ def test_out_of_memory_inside_predict_is_one_line_with_the_size():
     with pytest.raises(MethodError, match=r"ran out of memory on pair\(s\) p0 on cpu \(it asked for "
                                           r"107374182400 bytes\); lower --batch-size"):
         corrbench.evaluate(Answering(make=oom), _data(1))
+
+
+def test_a_methods_distribution_is_read_from_its_entry_point_without_scanning_every_install(monkeypatch):
+    """Every run records the plugin's distribution; reading every installed file list cost ~0.3 s a process."""
+    import importlib.metadata
+
+    from corrbench.eval import validation
+
+    calls = []
+    real = importlib.metadata.packages_distributions
+    monkeypatch.setattr(importlib.metadata, "packages_distributions", lambda: calls.append(1) or real())
+    validation._distributions.cache_clear()
+    try:
+        assert validation.method_distribution(IdentityMethod())[0] == "corrbench" and not calls
+        assert validation.method_distribution(Unregistered()) == ("?", "?") and calls  # no entry point: the scan
+    finally:
+        validation._distributions.cache_clear()
+
+
+class Unregistered(IdentityMethod):
+    pass
+
+
+Unregistered.__module__ = "not_a_plugin_package.method"

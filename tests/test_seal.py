@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import corrbench
+from corrbench.api import Scored
 from corrbench.cli.main import main
 from tests import cheating_methods as cheats
 from tests.fake_plugins import activate, write_distribution
@@ -72,7 +73,8 @@ def test_a_method_sees_only_what_the_contract_allows():
     assert np.isnan(view.src_kps).all() and view.src_kps.shape == pair.src_kps.shape
     np.testing.assert_array_equal(view.trg_kps, pair.trg_kps)  # the query side (synthetic: target)
     assert view.src_bbox is None and view.trg_bbox is None and view.src_mask is None
-    assert view.flow_src_to_trg is None and view.meta == {}
+    # the task's note of what it reads: only the query keypoints, and the source mask (GT has it)
+    assert view.flow_src_to_trg is None and view.meta == {"scored": Scored(fields=False, masks=("src",))}
     assert view.category == pair.category and view.src_size == pair.src_size
     assert view.src_image is not pair.src_image
 
@@ -115,3 +117,26 @@ def test_cheaters_score_what_their_honest_twin_scores_through_the_cli(cheater, c
         assert summary["pck@0.1"] == 0.0
     else:
         assert summary == _run(tmp_path, {cheats.ZeroAnswer: "zero-answer"}.get(twin, "identity"))
+
+
+def test_tasks_say_what_they_read_and_show_asks_for_fields():
+    """meta['scored']: keypoint runs read only the query keypoints (at the protocol's rounding) and masks
+    where ground truth has them; coseg only the source mask; TSS everything; show draws the field."""
+    from corrbench.eval.protocols import get_protocol
+    from corrbench.eval.runner import predict_pair
+    from corrbench.eval.tasks import CosegTask, FlowTask
+
+    seen = []
+    pair = _pairs(1)[0]
+    pair.trg_mask = np.ones(pair.trg_size, bool)
+    protocol = get_protocol("synthetic").with_options(query_rounding="round")
+    corrbench.evaluate(Spy(seen), ListDataset([pair]), protocol=protocol)
+    assert seen.pop().meta["scored"] == Scored(fields=False, masks=("trg",), query_rounding="round")
+    predict_pair(Spy(seen), ListDataset([pair]), 0)
+    assert seen.pop().meta["scored"] == Scored(fields=True, masks=("trg",))
+    assert CosegTask(protocol).method_view(pair).meta["scored"] == Scored(fields=False, masks=("src",))
+    assert FlowTask(protocol).method_view(pair).meta["scored"] == Scored()
+    assert Scored.of(pair) == Scored()  # a pair nobody annotated: compute everything
+    pair.meta["scored"] = "everything, please"  # a dataset's own meta key never reaches the method as one
+    corrbench.evaluate(Spy(seen), ListDataset([pair]))
+    assert isinstance(seen.pop().meta["scored"], Scored)

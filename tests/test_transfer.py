@@ -51,3 +51,36 @@ def test_normalized_pixel_round_trip(align):
     corners = normalized_to_pixels(np.array([[-1.0, -1.0], [1.0, 1.0]]), (37, 53), align)
     expected = [[0, 0], [52, 36]] if align else [[-0.5, -0.5], [52.5, 36.5]]
     np.testing.assert_allclose(corners, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["none", "round", "round_offset", "trunc"])
+def test_reading_a_field_by_lookup_equals_reading_the_dense_field_bit_for_bit(mode):
+    """What a point-answering method returns through transfer_queries_at scores exactly as its field."""
+    from corrbench.eval.keypoints import transfer_queries, transfer_queries_at
+
+    rng = np.random.default_rng(3)
+    size = (37, 53)
+    coords = rng.normal(0, 40, size + (2,)).astype(np.float32)
+    field = CorrespondenceField(coords, size)
+    queries = np.concatenate([rng.uniform([-3, -3], [56, 40], (60, 2)),  # inside, on and past the border
+                              [[0, 0], [52, 36], [52.0, 0.5], [10, 36.999], [17.5, 20.5]]])
+    asked = []
+
+    def lookup(xy):
+        asked.append(xy)
+        return coords[xy[:, 1], xy[:, 0]].astype(np.float64)  # dtype as a method might hand it: stored as float32
+
+    read = transfer_queries_at(lookup, size, queries, mode)
+    assert np.array_equal(read, transfer_queries(field, queries, mode))
+    (pixels,) = asked  # one call, each needed pixel once, never the whole image
+    assert len(pixels) == len(np.unique(pixels, axis=0)) <= 4 * len(queries) < size[0] * size[1]
+
+
+def test_lookup_reading_maps_non_finite_queries_to_nan():
+    from corrbench.eval.transfer import transfer_points_at
+
+    out = transfer_points_at(lambda xy: xy.astype(np.float32), (5, 6), np.array([[1.5, 2.0], [np.nan, 1.0]]))
+    np.testing.assert_allclose(out[0], [1.5, 2.0])
+    assert np.isnan(out[1]).all()
+    with pytest.raises(ValueError, match="lookup returned shape"):
+        transfer_points_at(lambda xy: np.zeros((1, 2)), (5, 6), np.array([[1.5, 2.0]]))

@@ -15,7 +15,8 @@ import numpy as np
 from corrbench.api import Pair
 
 Side = Literal["src", "trg"]
-#: ``meta`` keys a method may read: how the protocol framed the images, nothing else.
+#: Dataset ``meta`` keys a method may read: how the protocol framed the images, nothing else (the task
+#: adds ``meta['scored']``, what it will read of the answer: :class:`corrbench.api.Scored`).
 VISIBLE_META = ("frame",)
 
 

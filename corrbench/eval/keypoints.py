@@ -10,7 +10,7 @@ from corrbench.api import CorrespondenceField, Pair, Prediction
 from corrbench.errors import MethodError
 from corrbench.metrics.pck import PCKMetric, threshold_length
 from corrbench.eval.protocols import Protocol
-from corrbench.eval.transfer import transfer_points
+from corrbench.eval.transfer import PixelLookup, transfer_points, transfer_points_at
 
 
 def snap_queries(points: np.ndarray, image_size: tuple[int, int], mode: str) -> np.ndarray:
@@ -27,10 +27,20 @@ def snap_queries(points: np.ndarray, image_size: tuple[int, int], mode: str) -> 
 def transfer_queries(field_: CorrespondenceField, queries: np.ndarray, mode: str) -> np.ndarray:
     """Map query keypoints through a dense field under the protocol's query rounding."""
     snapped = snap_queries(queries, field_.image_size, mode)
-    mapped = transfer_points(field_, snapped)
-    if mode == "round_offset":
-        mapped = mapped + (queries - snapped)
-    return mapped
+    return _offset(transfer_points(field_, snapped), queries, snapped, mode)
+
+
+def transfer_queries_at(lookup: PixelLookup, image_size: tuple[int, int], queries: np.ndarray,
+                        mode: str) -> np.ndarray:
+    """:func:`transfer_queries` through a full-resolution field known only by ``lookup`` (see
+    :func:`corrbench.eval.transfer.transfer_points_at`): what a point-answering method returns in
+    ``Prediction.points`` to score exactly as its dense field would (``Scored.query_rounding``)."""
+    snapped = snap_queries(queries, image_size, mode)
+    return _offset(transfer_points_at(lookup, image_size, snapped), queries, snapped, mode)
+
+
+def _offset(mapped: np.ndarray, queries: np.ndarray, snapped: np.ndarray, mode: str) -> np.ndarray:
+    return mapped + (queries - snapped) if mode == "round_offset" else mapped
 
 
 def predicted_points(pair: Pair, prediction: Prediction, protocol: Protocol) -> np.ndarray:

@@ -58,9 +58,10 @@ def predict_scored(method: Method, task: Task, pairs: Sequence[Pair],
 
 def predict_pair(method: Method, dataset: Dataset, index: int, protocol: "str | Protocol | None" = None,
                  seed: int = 0) -> tuple[Pair, Prediction, Protocol]:
-    """One pair as :func:`evaluate` would predict it (same seed, blinding, checks), for ``corrbench show``."""
+    """One pair as :func:`evaluate` would predict it (same seed, blinding, checks), for ``corrbench show``:
+    dense fields are asked for too, since the picture draws them."""
     protocol = resolve_protocol(dataset, protocol)
-    task = task_for(dataset, protocol)
+    task = task_for(dataset, protocol, fields=True)
     seed_everything(seed + int(index))
     (framed, prediction), = predict_scored(method, task, [dataset[int(index)]])
     return framed, prediction, protocol

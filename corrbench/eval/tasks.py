@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Sequence
 
-from corrbench.api import DIRECTIONS, Dataset, Direction, Method, Pair, Prediction
+from corrbench.api import DIRECTIONS, Dataset, Direction, Method, Pair, Prediction, Scored
 from corrbench.errors import MethodError, UsageError
 from corrbench.eval.blinding import blind_pair
 from corrbench.eval.validation import check_answer, method_label
@@ -53,8 +53,19 @@ class Task:
     def frame(self, pair: Pair) -> Pair:
         return apply_frame(pair, self.protocol)
 
+    @property
+    def query_side(self) -> str | None:
+        """The side whose keypoints the method sees as queries (None: no keypoints at all)."""
+        return self.protocol.query_side
+
     def method_view(self, pair: Pair) -> Pair:
-        return blind_pair(pair, self.protocol.query_side, self.protocol.method_sees)
+        """The blinded copy, with ``meta['scored']``: what :meth:`score` will read of the answer."""
+        view = blind_pair(pair, self.query_side, self.protocol.method_sees)
+        view.meta["scored"] = self.scored(pair)
+        return view
+
+    def scored(self, pair: Pair) -> Scored:
+        return Scored(query_rounding=self.protocol.query_rounding)
 
     def check(self, method: Method, view: Pair, prediction: Prediction) -> None:
         check_answer(method, view, prediction, required=self.directions)
@@ -71,11 +82,17 @@ class KeypointTask(Task):
 
     name = "keypoints"
 
-    def __init__(self, protocol: Protocol) -> None:
+    def __init__(self, protocol: Protocol, fields: bool = False) -> None:
         from corrbench.metrics.pck import PCKMetric
 
         super().__init__(protocol)
         self.metric = PCKMetric.from_protocol(protocol)
+        self.fields = bool(fields)  # True when the caller draws the dense field (``corrbench show``)
+
+    def scored(self, pair: Pair) -> Scored:
+        """Only the query keypoints (unless ``fields``), and masks where ground truth has them."""
+        masks = tuple(side for side in ("src", "trg") if getattr(pair, f"{side}_mask") is not None)
+        return Scored(fields=self.fields, masks=masks, query_rounding=self.protocol.query_rounding)
 
     def score(self, method: Method, pair: Pair, prediction: Prediction) -> dict[str, Any]:
         from corrbench.eval.keypoints import score_keypoints
@@ -111,8 +128,12 @@ class CosegTask(KeypointTask):
 
     name = "coseg"
 
-    def method_view(self, pair: Pair) -> Pair:
-        return blind_pair(pair, None, self.protocol.method_sees)
+    @property
+    def query_side(self) -> str | None:
+        return None
+
+    def scored(self, pair: Pair) -> Scored:
+        return Scored(fields=False, masks=("src",))
 
     def check(self, method: Method, view: Pair, prediction: Prediction) -> None:
         check_answer(method, view, prediction, required=(), optional=DIRECTIONS)
@@ -156,8 +177,12 @@ class FlowTask(Task):
     def frame(self, pair: Pair) -> Pair:
         return pair  # the kit scores at ground-truth resolution by its own rules
 
-    def method_view(self, pair: Pair) -> Pair:
-        return blind_pair(pair, None, self.protocol.method_sees)
+    @property
+    def query_side(self) -> str | None:
+        return None
+
+    def scored(self, pair: Pair) -> Scored:
+        return Scored(fields=True, masks=("src", "trg"))
 
     def check(self, method: Method, view: Pair, prediction: Prediction) -> None:
         check_answer(method, view, prediction, required=(), optional=DIRECTIONS)
@@ -187,10 +212,11 @@ class FlowTask(Task):
 
 
 def task_for(dataset: Dataset, protocol: Protocol, *, kit: str = "cpp", auto_flip: bool = False,
-             save_predictions: str | None = None) -> Task:
-    """The task a dataset is scored by (its ``task`` attribute)."""
+             save_predictions: str | None = None, fields: bool = False) -> Task:
+    """The task a dataset is scored by (its ``task`` attribute); ``fields``: ask keypoint methods
+    for dense fields too (for drawing them), not only what PCK reads."""
     if dataset.task == "keypoints":
-        task: Task = KeypointTask(protocol)
+        task: Task = KeypointTask(protocol, fields=fields)
     elif dataset.task == "coseg":
         task = CosegTask(protocol)
     elif dataset.task == "flow":

@@ -7,9 +7,14 @@ disagree on half-pixel offsets.
 
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import numpy as np
 
 from corrbench.api import CorrespondenceField
+
+#: (M, 2) int64 pixel (x, y) -> (M, 2) field values there (see :func:`transfer_points_at`).
+PixelLookup = Callable[[np.ndarray], np.ndarray]
 
 
 def pixel_to_grid(points: np.ndarray, image_size: tuple[int, int], grid_shape: tuple[int, int]) -> np.ndarray:
@@ -22,13 +27,12 @@ def pixel_to_grid(points: np.ndarray, image_size: tuple[int, int], grid_shape: t
     return np.stack([gx, gy], axis=1)
 
 
-def sample_bilinear(values: np.ndarray, grid_points: np.ndarray) -> np.ndarray:
-    """Bilinear sample of ``values`` (h, w, C) at fractional (col, row) positions, border-clamped.
+Corners = tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
 
-    A sample touching a NaN cell with non-zero weight is NaN: "no match" must not be averaged
-    into a plausible-looking position.
-    """
-    rows, cols = values.shape[:2]
+
+def bilinear_corners(grid_points: np.ndarray, rows: int, cols: int) -> Corners:
+    """The four (row index, column index, weight) read by a border-clamped bilinear sample at
+    fractional (col, row) positions of an (rows, cols) grid; weights are (N, 1)."""
     gx = np.clip(grid_points[:, 0], 0.0, cols - 1.0)
     gy = np.clip(grid_points[:, 1], 0.0, rows - 1.0)
     x0 = np.floor(gx).astype(np.int64)
@@ -37,19 +41,28 @@ def sample_bilinear(values: np.ndarray, grid_points: np.ndarray) -> np.ndarray:
     y1 = np.minimum(y0 + 1, rows - 1)
     wx = (gx - x0)[:, None]
     wy = (gy - y0)[:, None]
-    corners = (
-        (values[y0, x0], (1 - wx) * (1 - wy)),
-        (values[y0, x1], wx * (1 - wy)),
-        (values[y1, x0], (1 - wx) * wy),
-        (values[y1, x1], wx * wy),
-    )
-    out = np.zeros((len(gx), values.shape[2]), dtype=np.float64)
-    for corner, weight in corners:
-        contribution = corner.astype(np.float64) * weight
+    return ((y0, x0, (1 - wx) * (1 - wy)), (y0, x1, wx * (1 - wy)), (y1, x0, (1 - wx) * wy), (y1, x1, wx * wy))
+
+
+def blend_corners(corners: Corners, corner_values: Sequence[np.ndarray]) -> np.ndarray:
+    """Weighted sum of the four corners' values (N, C) in float64; a NaN corner of zero weight is ignored."""
+    out = np.zeros((len(corners[0][0]), corner_values[0].shape[1]), dtype=np.float64)
+    for (_, _, weight), values in zip(corners, corner_values):
+        contribution = values.astype(np.float64) * weight
         # A NaN corner with zero weight does not poison the sample.
         contribution[np.broadcast_to(weight == 0, contribution.shape)] = 0.0
         out += contribution
     return out
+
+
+def sample_bilinear(values: np.ndarray, grid_points: np.ndarray) -> np.ndarray:
+    """Bilinear sample of ``values`` (h, w, C) at fractional (col, row) positions, border-clamped.
+
+    A sample touching a NaN cell with non-zero weight is NaN: "no match" must not be averaged
+    into a plausible-looking position.
+    """
+    corners = bilinear_corners(grid_points, values.shape[0], values.shape[1])
+    return blend_corners(corners, [values[ys, xs] for ys, xs, _ in corners])
 
 
 def transfer_points(field: CorrespondenceField, points: np.ndarray) -> np.ndarray:
@@ -59,6 +72,31 @@ def transfer_points(field: CorrespondenceField, points: np.ndarray) -> np.ndarra
         return np.zeros((0, 2), dtype=np.float64)
     grid = pixel_to_grid(points, field.image_size, field.coords.shape[:2])
     return sample_bilinear(field.coords, grid)
+
+
+def transfer_points_at(lookup: PixelLookup, image_size: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """:func:`transfer_points` through a full-resolution field over an (H, W) image that is never built.
+
+    ``lookup(xy)`` returns the field at integer pixels ``xy`` ((M, 2) int64, x then y), (M, 2),
+    stored as float32 as a :class:`CorrespondenceField` would store them; only the pixels the
+    bilinear read touches are asked for, so a method answering a few keypoints skips the dense
+    field and still gives the same numbers.  Non-finite points map to NaN.
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(points) == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    height, width = image_size
+    finite = np.isfinite(points).all(axis=1)
+    grid = pixel_to_grid(np.where(finite[:, None], points, 0.0), image_size, image_size)
+    corners = bilinear_corners(grid, height, width)
+    flat = np.concatenate([ys * width + xs for ys, xs, _ in corners])
+    pixels, inverse = np.unique(flat, return_inverse=True)
+    values = np.asarray(lookup(np.stack([pixels % width, pixels // width], axis=1)), dtype=np.float32)
+    if values.shape != (len(pixels), 2):
+        raise ValueError(f"field lookup returned shape {values.shape} for {len(pixels)} pixels; expected ({len(pixels)}, 2)")
+    out = blend_corners(corners, np.split(values[inverse.reshape(-1)], 4))
+    out[~finite] = np.nan
+    return out
 
 
 def identity_grid(image_size: tuple[int, int], grid_shape: tuple[int, int] | None = None) -> np.ndarray:

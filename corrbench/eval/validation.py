@@ -18,9 +18,18 @@ from corrbench.errors import CorrbenchError, MethodError
 
 @functools.lru_cache(maxsize=None)
 def _distributions(top_level: str) -> tuple[str, ...]:
-    from importlib.metadata import packages_distributions
+    """Distributions that register a method in ``top_level`` (their entry points: ~10 ms), else every
+    one that ships it (``packages_distributions`` reads every installed file list: ~0.3 s a process)."""
+    from importlib.metadata import entry_points, packages_distributions
 
-    return tuple(packages_distributions().get(top_level, ()))
+    from corrbench.registry import METHOD_GROUP
+
+    registering: list[str] = []
+    for ep in entry_points(group=METHOD_GROUP):
+        name = ep.dist.metadata["Name"] if ep.dist is not None else None
+        if name and ep.module.split(".", 1)[0] == top_level and name not in registering:
+            registering.append(name)
+    return tuple(registering) or tuple(packages_distributions().get(top_level, ()))
 
 
 def method_distribution(method: Method) -> tuple[str, str]:

@@ -9,13 +9,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from corrbench.api import DIRECTIONS, CorrespondenceField, Dataset, Direction, Pair, Prediction
+from corrbench.api import DIRECTIONS, CorrespondenceField, Dataset, Direction, Pair, Prediction, Scored
+from corrbench.eval.keypoints import transfer_queries_at
 from corrbench.training import LearnedMethod, OfficialWeights, TrainConfig, seeded
 from corrbench_macosnet.checkpoint import load_official, official_state
 from corrbench_macosnet.config import ARCHITECTURE_OPTIONS, PRESETS, MaCoSNetConfig
-from corrbench_macosnet.geometry import compose_points
-from corrbench_macosnet.model import MaCoSNetModel
-from corrbench_macosnet.preprocess import pixel_grid, to_input, to_pixels
+from corrbench_macosnet.features import EncoderCache
+from corrbench_macosnet.geometry import compose_points, correlation
+from corrbench_macosnet.model import Encoded, MaCoSNetModel
+from corrbench_macosnet.preprocess import pixel_grid, pixel_points, to_input, to_pixels
 from corrbench_macosnet.training_step import joint_loss
 from corrbench_macosnet.triplets import TripletSampler, batch_third_images
 
@@ -34,9 +36,13 @@ class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
     pretrained_kind = "imagenet-encoder"
 
     def __init__(self, weights: str | None = None, device: str = "cpu", pretrained: bool = False,
-                 config: str | None = None, seed: int = 0, **options: Any) -> None:
+                 config: str | None = None, seed: int = 0, cache_mb: int = 512, **options: Any) -> None:
         self.random_parts: list[str] = []
         super().__init__(weights=weights, device=device, pretrained=pretrained, config=config, seed=seed, **options)
+        # Keyed by image content and everything but the weights that changes the encoder's output.
+        self.features = EncoderCache(int(cache_mb) * 2**20, self.config.encoder, tuple(self.config.widths),
+                                     self.config.image_size, self.preprocessing)
+        self.cache = self.features.cache  # the FeatureCache, under the name other methods and `make bench` use
         self._perceptual: torch.nn.Module | None = None
         self._sampler: TripletSampler | None = None
 
@@ -60,48 +66,56 @@ class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
 
     # --- inference ---------------------------------------------------------------------------
     def predict(self, pairs: Sequence[Pair], directions: Sequence[Direction] = DIRECTIONS) -> list[Prediction]:
+        """Only what the task reads (``Scored``): keypoint protocols get ``points`` (equal to reading
+        the dense field, which is never built) and masks only where ground truth has them."""
         if not pairs:
             return []
         self.module.eval()
-        size, count = self.config.image_size, len(pairs)
-        images = torch.stack([to_input(image, size, self.preprocessing)
-                              for image in [p.src_image for p in pairs] + [p.trg_image for p in pairs]])
-        images = images.to(self.device)
+        count, scored = len(pairs), [Scored.of(pair) for pair in pairs]
+        src_masks = [i for i, s in enumerate(scored) if "src" in s.masks]
+        trg_masks = [i for i, s in enumerate(scored) if "trg" in s.masks]
+        backward, forward = "trg_to_src" in directions, "src_to_trg" in directions
         with torch.no_grad():
-            encoded = self.module.encode(images)
+            encoded = self.features.encode(self.module, [p.src_image for p in pairs] + [p.trg_image for p in pairs],
+                                           bool(src_masks or trg_masks), self.config.image_size, self.preprocessing,
+                                           self.device)
             f_src, f_trg = _split(encoded, count)
-            theta_st, corr_st = self.module.affine(f_src, f_trg)  # trg frame -> src frame
-            theta_ts, corr_ts = self.module.affine(f_trg, f_src)
-            offset = self.config.mask_logit_offset  # prior correction of the co-saliency term (0 for the paper)
-            masks_src = torch.sigmoid(self.module.mask_logits(f_src, corr_ts) + offset)
-            masks_trg = torch.sigmoid(self.module.mask_logits(f_trg, corr_st) + offset)
+            corr_st = correlation(f_src.match, f_trg.match) if backward or trg_masks else None
+            corr_ts = correlation(f_trg.match, f_src.match) if forward or src_masks else None
+            theta_st = self.module.regress_affine(corr_st) if backward else None  # trg frame -> src frame
+            theta_ts = self.module.regress_affine(corr_ts) if forward else None
+            masks_src = self._masks(f_src, corr_ts, src_masks)
+            masks_trg = self._masks(f_trg, corr_st, trg_masks)
             tps_st = tps_ts = None
-            if self.config.use_tps:
-                if "trg_to_src" in directions:
-                    tps_st, _ = self.module.tps(images[:count], theta_st, f_trg)
-                if "src_to_trg" in directions:
-                    tps_ts, _ = self.module.tps(images[count:], theta_ts, f_src)
+            if self.config.use_tps and backward:
+                tps_st, _ = self.module.tps(self._inputs([p.src_image for p in pairs]), theta_st, f_trg)
+            if self.config.use_tps and forward:
+                tps_ts, _ = self.module.tps(self._inputs([p.trg_image for p in pairs]), theta_ts, f_src)
         predictions = []
-        for i, pair in enumerate(pairs):
-            prediction = Prediction(src_mask=_mask_at(masks_src[i], pair.src_size),
-                                    trg_mask=_mask_at(masks_trg[i], pair.trg_size))
-            if "trg_to_src" in directions:
-                prediction.trg_to_src = self._field(theta_st[i], tps_st[i] if tps_st is not None else None,
-                                                    pair.trg_size, pair.src_size)
-            if "src_to_trg" in directions:
-                prediction.src_to_trg = self._field(theta_ts[i], tps_ts[i] if tps_ts is not None else None,
-                                                    pair.src_size, pair.trg_size)
+        reg = self.config.tps_reg_eval
+        for i, (pair, wanted) in enumerate(zip(pairs, scored)):
+            prediction = Prediction(src_mask=_mask_at(masks_src[i], pair.src_size) if i in masks_src else None,
+                                    trg_mask=_mask_at(masks_trg[i], pair.trg_size) if i in masks_trg else None)
+            if backward:
+                mapping = _PointMap(theta_st[i], None if tps_st is None else tps_st[i], pair.src_size, reg)
+                _answer(prediction, "trg_to_src", mapping, pair.trg_size, pair.trg_kps, wanted)
+            if forward:
+                mapping = _PointMap(theta_ts[i], None if tps_ts is None else tps_ts[i], pair.trg_size, reg)
+                _answer(prediction, "src_to_trg", mapping, pair.src_size, pair.src_kps, wanted)
             predictions.append(prediction)
         return predictions
 
-    def _field(self, theta_aff: torch.Tensor, theta_tps: torch.Tensor | None, query_size: tuple[int, int],
-               other_size: tuple[int, int]) -> CorrespondenceField:
-        """Every query pixel through ``Aff(TPS(p))`` (lambda = tps_reg_eval) into the other image."""
-        points = pixel_grid(query_size, theta_aff.device)
-        mapped = compose_points(theta_aff[None], None if theta_tps is None else theta_tps[None], points[None],
-                                self.config.tps_reg_eval)[0]
-        coords = to_pixels(mapped, other_size).reshape(query_size[0], query_size[1], 2)
-        return CorrespondenceField(coords.float().cpu().numpy(), query_size)
+    def _inputs(self, images: list[np.ndarray]) -> torch.Tensor:
+        return self.features.inputs(images, self.config.image_size, self.preprocessing, self.device)
+
+    def _masks(self, features: Encoded, corr: torch.Tensor | None, wanted: list[int]) -> dict[int, torch.Tensor]:
+        """Foreground probabilities of the ``wanted`` pairs' images (decoder run on those only)."""
+        if not wanted:
+            return {}
+        offset = self.config.mask_logit_offset  # prior correction of the co-saliency term (0 for the paper)
+        picked = Encoded([level[wanted] for level in features.skips], features.match[wanted])
+        probabilities = torch.sigmoid(self.module.mask_logits(picked, corr[wanted]) + offset)
+        return dict(zip(wanted, probabilities))
 
     # --- training ----------------------------------------------------------------------------
     def prepare_training(self, dataset: Dataset, config: TrainConfig) -> None:
@@ -119,6 +133,7 @@ class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
 
     def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Weak supervision only: the pair's images plus a third image of the same category."""
+        self.features.clear()  # the weights are about to change: cached encodings would be stale
         if self._sampler is not None:
             thirds = [self._sampler.third_image(p, step, i) for i, p in enumerate(pairs)]
         else:
@@ -133,12 +148,39 @@ class MaCoSNetMethod(LearnedMethod[MaCoSNetConfig]):
         return joint_loss(self, src, trg, third, has_third, step)
 
 
-def _split(encoded, count: int):
-    from corrbench_macosnet.model import Encoded
-
+def _split(encoded: Encoded, count: int) -> tuple[Encoded, Encoded]:
     first = Encoded([s[:count] for s in encoded.skips], encoded.match[:count])
     second = Encoded([s[count:] for s in encoded.skips], encoded.match[count:])
     return first, second
+
+
+class _PointMap:
+    """``Aff(TPS(p))`` (lambda = tps_reg_eval) of normalised query points, in the other image's pixels."""
+
+    def __init__(self, theta_aff: torch.Tensor, theta_tps: torch.Tensor | None, other_size: tuple[int, int],
+                 reg: float) -> None:
+        self.theta_aff, self.theta_tps, self.other_size, self.reg = theta_aff, theta_tps, other_size, reg
+
+    def __call__(self, points: torch.Tensor) -> np.ndarray:
+        mapped = compose_points(self.theta_aff[None], None if self.theta_tps is None else self.theta_tps[None],
+                                points[None], self.reg)[0]
+        return to_pixels(mapped, self.other_size).float().cpu().numpy()
+
+    def at_pixels(self, query_size: tuple[int, int]):
+        """The field at integer pixels of the query image, as ``transfer_queries_at`` asks for it."""
+        return lambda xy: self(pixel_points(xy, query_size, self.theta_aff.device))
+
+
+def _answer(prediction: Prediction, direction: Direction, mapping: _PointMap, query_size: tuple[int, int],
+            queries: np.ndarray, wanted: Scored) -> None:
+    """The dense field over the query image or, when the task reads only keypoints, that field's
+    read at the query keypoints (the same numbers, from the few pixels the read touches)."""
+    if wanted.fields:
+        coords = mapping(pixel_grid(query_size, mapping.theta_aff.device)).reshape(*query_size, 2)
+        setattr(prediction, direction, CorrespondenceField(coords, query_size))
+    else:
+        prediction.points[direction] = transfer_queries_at(mapping.at_pixels(query_size), query_size, queries,
+                                                           wanted.query_rounding)
 
 
 def _mask_at(mask: torch.Tensor, size: tuple[int, int]) -> np.ndarray:

@@ -30,10 +30,21 @@ def to_input(image: np.ndarray, size: int, preprocessing: Preprocessing = MACOSN
 def pixel_grid(image_size: tuple[int, int], device: torch.device | None = None) -> torch.Tensor:
     """Normalised coordinates of every pixel centre of an (H, W) image, row-major (H*W, 2)."""
     height, width = image_size
-    xs = torch.arange(width, dtype=torch.float32, device=device) * 2 / max(width - 1, 1) - 1
-    ys = torch.arange(height, dtype=torch.float32, device=device) * 2 / max(height - 1, 1) - 1
+    xs = _normalised(torch.arange(width, dtype=torch.float32, device=device), width)
+    ys = _normalised(torch.arange(height, dtype=torch.float32, device=device), height)
     yy, xx = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+
+
+def pixel_points(xy: np.ndarray, image_size: tuple[int, int], device: torch.device | None = None) -> torch.Tensor:
+    """Normalised coordinates of integer pixels (M, 2) (x, y): the rows of :func:`pixel_grid`, bit for bit."""
+    height, width = image_size
+    xy = torch.as_tensor(np.asarray(xy), dtype=torch.float32, device=device).reshape(-1, 2)
+    return torch.stack([_normalised(xy[:, 0], width), _normalised(xy[:, 1], height)], dim=1)
+
+
+def _normalised(pixels: torch.Tensor, length: int) -> torch.Tensor:
+    return pixels * 2 / max(length - 1, 1) - 1
 
 
 def to_pixels(points: torch.Tensor, image_size: tuple[int, int]) -> torch.Tensor:
