@@ -8,7 +8,7 @@ Random weights, offline.  Tables (one pair per call, ``--threads`` threads):
    (level correlations, embedded and aggregated costs, the matching-field volume V; measured
    from the tensors);
 2. PatchMatch + coordinate optimisation by iterations (0/5/10/20, bounded), one direction:
-   paper on a 40x48 target searched at every pixel, embedded on a 200x232 target (48-cell grid);
+   paper on a 40x48 target searched at every pixel, embedded on a 200x232 target (the preset's grid, at most 24 cells per side);
 3. official vs corrbench end to end, only when the official ``KU-CVLAB/NeMF`` code is
    available locally: ``NEMF_OFFICIAL_SRC=/path/to/NeMF[:extra/sys/path]`` (it needs ``einops``;
    the official code is never part of this repository).  Both run the paper configuration with

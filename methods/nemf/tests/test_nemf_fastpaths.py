@@ -62,4 +62,9 @@ def test_bench_writes_its_table_without_the_official_code(tmp_path, monkeypatch)
     spec.loader.exec_module(bench)
     assert bench.main(["--threads", "1", "--out", str(tmp_path / "nemf.md")]) == 0
     text = (tmp_path / "nemf.md").read_text()
-    assert "| paper | 256² | 16 |" in text and "| embedded | 200x232 | 41x48 | 20 |" in text and "Skipped" in text
+    from corrbench_nemf.config import PRESETS
+    from corrbench_nemf.method import grid_shape
+
+    rows, cols = grid_shape((200, 232), PRESETS["embedded"].config.grid_max_side)  # the preset's search grid
+    assert "| paper | 256² | 16 |" in text and f"| embedded | 200x232 | {rows}x{cols} | 20 |" in text
+    assert "Skipped" in text
