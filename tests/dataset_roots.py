@@ -184,3 +184,41 @@ def build_voc(root: Path, shared: Path, train: int = 4, val: int = 3, excluded: 
         (base / "SegmentationClass").mkdir(parents=True, exist_ok=True)
         mask.save(base / "SegmentationClass" / f"{image_id}.png")
     return base
+
+
+def build_pfpascal_trainval(root: Path, shared: Path, rows: dict[str, int] | None = None, keypoints: int = 8) -> Path:
+    """``root/PF-dataset-PASCAL`` with the first rows of the REAL train and val lists and their images
+    drawn; ``.mat`` files give every image of a class the same ``keypoints`` template (a few rows NaN, so the
+    loader keeps the co-visible ones) and the box of its points.  Load it with ``subset=True``."""
+    rows = rows or {"train": 8, "val": 4}
+    base = root / "PF-dataset-PASCAL"
+    categories = _voc()
+    rng = np.random.default_rng(0)
+    for split, count in rows.items():
+        table = pd.read_csv(shared / "pf-pascal" / f"{split}_pairs.csv").head(count)
+        base.mkdir(parents=True, exist_ok=True)
+        table.to_csv(base / f"{split}_pairs.csv", index=False)
+        for row in table.itertuples(index=False):
+            category = categories[int(row[2]) - 1]
+            for column in (row.source_image, row.target_image):
+                name = Path(column).name
+                image, mat = base / "JPEGImages" / name, base / "Annotations" / category / (Path(name).stem + ".mat")
+                if image.exists():
+                    continue
+                width, height = int(rng.integers(200, 320)), int(rng.integers(160, 260))
+                kps = np.stack([rng.uniform(10, width - 10, keypoints), rng.uniform(10, height - 10, keypoints)], 1)
+                stand_in(image, width, height, kps, seed=int(rng.integers(1 << 30)))
+                shown = kps.copy()
+                shown[rng.random(keypoints) < 0.2] = np.nan
+                box = [*np.nanmin(shown, 0).round(), *np.nanmax(shown, 0).round()]
+                write_mat(mat, shown, box)
+    return base
+
+
+def add_spair_trn(base: Path) -> Path:
+    """A stand-in ``trn`` split for a ``build_spair`` root: the sample's test pairs under the trn names
+    (the real trn split is not in ../shared).  Load it with ``subset=True``."""
+    layout = base / "Layout" / "large"
+    (layout / "trn.txt").write_text((layout / "test.txt").read_text())
+    shutil.copytree(base / "PairAnnotation" / "test", base / "PairAnnotation" / "trn")
+    return base
