@@ -54,3 +54,24 @@ def test_mixed_precision_trains_on_cpu_and_is_part_of_the_recipe(tmp_path, preci
     assert state["config"]["precision"] == precision
     assert ("scaler" in state) == (precision == "fp16")  # fp16 keeps its gradient scale for resume
     assert all(p.dtype == torch.float32 for p in method.module.parameters())  # master weights stay fp32
+
+
+def test_reading_ahead_in_threads_changes_no_number(tmp_path):
+    import threading
+
+    from corrbench.data.pair_list import PairList
+
+    class Recording(PairList):
+        def __init__(self, pairs):
+            super().__init__(pairs)
+            self.threads: list[str] = []
+
+        def __getitem__(self, index):
+            self.threads.append(threading.current_thread().name)
+            return super().__getitem__(index)
+
+    plain = train(OffsetNet(), offset_pairs(12), TrainConfig(epochs=2, batch_size=4, lr=0.1), tmp_path / "a")
+    data = Recording(list(offset_pairs(12)))
+    ahead = train(OffsetNet(), data, TrainConfig(epochs=2, batch_size=4, lr=0.1, workers=2), tmp_path / "b")
+    assert ahead.losses == plain.losses
+    assert len(data.threads) == 24 and all(name.startswith("corrbench-load") for name in data.threads)

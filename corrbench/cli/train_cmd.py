@@ -14,7 +14,7 @@ from dataclasses import asdict, fields, replace
 
 #: Command-line flags that override a field of the recipe (flag dest -> TrainConfig field).
 OVERRIDES = ("epochs", "batch_size", "lr", "max_minutes", "pairs_per_epoch", "seed", "accumulate", "precision",
-             "save_every_steps")
+             "save_every_steps", "workers")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +40,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--pairs-per-epoch", type=int, default=None)
     parser.add_argument("--save-every-steps", type=int, default=None, help="also checkpoint every N updates mid-epoch")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="threads reading the next updates' pairs ahead (default 0; 4-8 keep a GPU busy)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if OUT/last.pth exists")
     val = parser.add_argument_group("validation (best.pth)")
     val.add_argument("--no-val", action="store_true", help="no validation, even if the recipe has one")

@@ -60,6 +60,7 @@ class TrainConfig:
     accumulate: int = 1  # micro-batches per update (same update, less memory)
     precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a GradScaler)
     save_every_steps: int | None = None  # also checkpoint mid-epoch (exact resume after a kill)
+    workers: int = 0  # threads reading the next updates' pairs ahead (0: read when needed)
     # --- the recipe's data and model selection ----------------------------------------------------
     dataset: str | None = None
     split: str = "train"
@@ -206,8 +207,9 @@ def train(
 
 
 #: Settings a resumed run may change: how long it goes on, how often it saves, how an update is
-#: split into micro-batches, and the recipe's prose.  Anything else changes what it learns.
-RESUMABLE_CHANGES = ("epochs", "max_minutes", "save_every_steps", "accumulate", "recipe")
+#: split into micro-batches, how many threads read ahead, and the recipe's prose.  Anything else
+#: changes what it learns.
+RESUMABLE_CHANGES = ("epochs", "max_minutes", "save_every_steps", "accumulate", "workers", "recipe")
 
 
 def check_resume_config(stored: dict[str, Any] | None, config: TrainConfig, path: Path) -> None:
@@ -223,7 +225,7 @@ def check_resume_config(stored: dict[str, Any] | None, config: TrainConfig, path
     if changed:
         raise UsageError(f"{path} was trained with other settings ({'; '.join(changed)}); resume with the "
                          "checkpoint's settings, or start over with --no-resume (only epochs, max_minutes, "
-                         "save_every_steps and accumulate may change on resume)")
+                         "save_every_steps, accumulate and workers may change on resume)")
 
 
 def check_train_config(config: TrainConfig) -> None:
@@ -236,6 +238,8 @@ def check_train_config(config: TrainConfig) -> None:
     for name in ("epochs", "batch_size", "accumulate"):
         if int(getattr(config, name)) < 1:
             raise UsageError(f"training {name} must be >= 1, got {getattr(config, name)}")
+    if config.workers < 0:
+        raise UsageError(f"training workers must be >= 0, got {config.workers}")
     if config.save_every_steps is not None and config.save_every_steps < 1:
         raise UsageError(f"training save_every_steps must be >= 1, got {config.save_every_steps}")
     if config.validation is not None:

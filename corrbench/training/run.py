@@ -117,15 +117,17 @@ class TrainingRun:
         ddp.barrier(self.context)
 
     # --- one update -------------------------------------------------------------------------------
-    def update(self, batch: list[int]) -> float:
-        """One optimiser step on the global ``batch``: this rank's share, in micro-batches, summed over ranks."""
+    def update(self, batch: list[int], loaded: dict[int, Any] | None = None) -> float:
+        """One optimiser step on the global ``batch``: this rank's share, in micro-batches, summed over ranks.
+
+        ``loaded`` holds pairs already read by the prefetching threads (index -> pair)."""
         config, optimizer, scaler = self.config, self.optimizer, self.scaler
         optimizer.zero_grad(set_to_none=True)
         total, loss_sum = len(batch), 0.0
         for part in ddp.micro_batches(ddp.shard(batch, self.context), config.accumulate):
             if not part:
                 continue
-            pairs = [self.dataset[i] for i in part]
+            pairs = [loaded[i] if loaded and i in loaded else self.dataset[i] for i in part]
             with autocast(self.device, config.precision):
                 loss, _logs = self.method.training_loss(pairs, self.state.step)
             # The loss is a mean over the part's pairs: weighted by its share, the summed gradients
@@ -175,8 +177,9 @@ class TrainingRun:
             method.module.train()
             label = f"epoch {epoch + 1}/{config.epochs}"
             with progress_bar(len(batches) - first, label, enabled=self.show_progress and context.is_main) as advance:
-                for batch in batches[first:]:
-                    state.losses.append(self.update(batch))
+                ahead = Prefetch(self.dataset, config.workers, [ddp.shard(b, context) for b in batches[first:]])
+                for position, batch in enumerate(batches[first:]):
+                    state.losses.append(self.update(batch, ahead.pairs(position)))
                     state.step += 1
                     state.batches_done += 1
                     advance(1)
@@ -189,6 +192,7 @@ class TrainingRun:
                     if (config.save_every_steps and state.step % config.save_every_steps == 0
                             and state.batches_done < len(batches)):
                         self.save(partial=True)
+            ahead.close()
             method.module.eval()
             # A budget stop mid-epoch records where it stopped (epoch, batches done, RNG) so resume is exact.
             partial = stopped and state.batches_done < len(batches)
@@ -205,6 +209,40 @@ class TrainingRun:
                             last_loss=state.losses[-1] if state.losses else float("nan"), losses=state.losses,
                             checkpoint=str(last), stopped_by_budget=stopped, best=state.best,
                             validations=state.history, world_size=context.world_size)
+
+
+class Prefetch:
+    """Reads the pairs of the next updates in threads while the current one trains.
+
+    Loading (JPEG decoding, resizing) runs in the main process otherwise and can dominate a GPU
+    step; a loader's ``dataset[i]`` is a deterministic function of ``i``, so reading ahead changes
+    no number.  ``workers=0``: no threads, pairs are read when needed.
+    """
+
+    LOOKAHEAD = 2  # updates read ahead
+
+    def __init__(self, dataset: Dataset, workers: int, shares: list[list[int]]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.dataset, self.shares = dataset, shares
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="corrbench-load") if workers > 0 else None
+        self.futures: dict[int, dict[int, Any]] = {}
+
+    def _submit(self, position: int) -> None:
+        if self.pool is not None and position < len(self.shares) and position not in self.futures:
+            self.futures[position] = {i: self.pool.submit(self.dataset.__getitem__, i) for i in set(self.shares[position])}
+
+    def pairs(self, position: int) -> dict[int, Any] | None:
+        """The pairs of update ``position`` (None without threads); schedules the next ones."""
+        if self.pool is None:
+            return None
+        for ahead in range(position, position + self.LOOKAHEAD + 1):
+            self._submit(ahead)
+        return {i: future.result() for i, future in self.futures.pop(position).items()}
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _get_rng() -> dict[str, Any]:
