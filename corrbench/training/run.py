@@ -160,6 +160,10 @@ class TrainingRun:
             self.restore(last)
             state = self.state
         ddp.broadcast_state(method.module, context)
+        if self.validation is not None:  # a wrong metric, protocol or dataset fails now, not after an epoch
+            from dataclasses import replace
+
+            score(method, self.val_data, replace(self.validation, limit=1), config.precision)
         method.prepare_training(self.dataset, config)
         began = time.monotonic()
         stopped = partial = False
