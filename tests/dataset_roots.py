@@ -148,3 +148,77 @@ def build_spair(root: Path, shared: Path, masks: bool = True) -> Path:
             (base / "Segmentation" / category).mkdir(parents=True, exist_ok=True)
             mask.save(base / "Segmentation" / category / (Path(data["filename"]).stem + ".png"))
     return base
+
+
+def build_voc(root: Path, shared: Path, train: int = 4, val: int = 3, excluded: int = 2) -> Path:
+    """``root/VOCdevkit/VOC2012`` in the official VOC 2012 segmentation layout, plus the real PF-PASCAL
+    test list at ``root/pfpascal_test_pairs.csv`` (where ``corrbench download voc-masks`` puts it).
+
+    Each list holds ``excluded`` ids of real PF-PASCAL test images (sorted, from ../shared) and ids no
+    PF-PASCAL test pair uses.  Image ``i`` is a JPEG with a class-``(i % 20) + 1`` ellipse (a 2-pixel void
+    border, index 255) and a small square of the next class; masks are palette PNGs of class indices.
+    """
+    base = root / "VOCdevkit" / "VOC2012"
+    root.mkdir(parents=True, exist_ok=True)
+    test = pd.read_csv(shared / "pf-pascal" / "test_pairs.csv")
+    test_ids = sorted({Path(n).stem for c in ("source_image", "target_image") for n in test[c]})
+    shutil.copyfile(shared / "pf-pascal" / "test_pairs.csv", root / "pfpascal_test_pairs.csv")
+    lists = {"train": [*test_ids[:excluded], *(f"2012_9{i:05d}" for i in range(train - excluded))],
+             "val": [*test_ids[excluded : 2 * excluded], *(f"2012_8{i:05d}" for i in range(val - excluded))]}
+    lists["trainval"] = lists["train"] + lists["val"]
+    (base / "ImageSets" / "Segmentation").mkdir(parents=True, exist_ok=True)
+    for split, ids in lists.items():
+        (base / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("".join(f"{i}\n" for i in ids))
+    palette = [0, 0, 0] + [(37 * k) % 256 for k in range(3 * 255)]
+    for index, image_id in enumerate(lists["trainval"]):
+        height, width = 60 + 4 * index, 80
+        yy, xx = np.mgrid[:height, :width]
+        ellipse = ((yy - height / 2) / (height / 3)) ** 2 + ((xx - width / 2.5) / (width / 4)) ** 2
+        labels = np.zeros((height, width), np.uint8)
+        labels[ellipse <= 1.3] = 255  # the void band around the object
+        labels[ellipse <= 1.0] = index % 20 + 1
+        labels[4:12, width - 14 : width - 6] = (index + 1) % 20 + 1
+        stand_in(base / "JPEGImages" / f"{image_id}.jpg", width, height, seed=index)
+        mask = Image.fromarray(labels, mode="P")
+        mask.putpalette(palette)
+        (base / "SegmentationClass").mkdir(parents=True, exist_ok=True)
+        mask.save(base / "SegmentationClass" / f"{image_id}.png")
+    return base
+
+
+def build_pfpascal_trainval(root: Path, shared: Path, rows: dict[str, int] | None = None, keypoints: int = 8) -> Path:
+    """``root/PF-dataset-PASCAL`` with the first rows of the REAL train and val lists and their images
+    drawn; ``.mat`` files give every image of a class the same ``keypoints`` template (a few rows NaN, so the
+    loader keeps the co-visible ones) and the box of its points.  Load it with ``subset=True``."""
+    rows = rows or {"train": 8, "val": 4}
+    base = root / "PF-dataset-PASCAL"
+    categories = _voc()
+    rng = np.random.default_rng(0)
+    for split, count in rows.items():
+        table = pd.read_csv(shared / "pf-pascal" / f"{split}_pairs.csv").head(count)
+        base.mkdir(parents=True, exist_ok=True)
+        table.to_csv(base / f"{split}_pairs.csv", index=False)
+        for row in table.itertuples(index=False):
+            category = categories[int(row[2]) - 1]
+            for column in (row.source_image, row.target_image):
+                name = Path(column).name
+                image, mat = base / "JPEGImages" / name, base / "Annotations" / category / (Path(name).stem + ".mat")
+                if image.exists():
+                    continue
+                width, height = int(rng.integers(200, 320)), int(rng.integers(160, 260))
+                kps = np.stack([rng.uniform(10, width - 10, keypoints), rng.uniform(10, height - 10, keypoints)], 1)
+                stand_in(image, width, height, kps, seed=int(rng.integers(1 << 30)))
+                shown = kps.copy()
+                shown[rng.random(keypoints) < 0.2] = np.nan
+                box = [*np.nanmin(shown, 0).round(), *np.nanmax(shown, 0).round()]
+                write_mat(mat, shown, box)
+    return base
+
+
+def add_spair_trn(base: Path) -> Path:
+    """A stand-in ``trn`` split for a ``build_spair`` root: the sample's test pairs under the trn names
+    (the real trn split is not in ../shared).  Load it with ``subset=True``."""
+    layout = base / "Layout" / "large"
+    (layout / "trn.txt").write_text((layout / "test.txt").read_text())
+    shutil.copytree(base / "PairAnnotation" / "test", base / "PairAnnotation" / "trn")
+    return base

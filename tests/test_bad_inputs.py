@@ -40,6 +40,17 @@ CASES = [
     ("show: worst below 1", ["show", "--run", "{file}", "--worst", "0"], "--worst must be at least 1, got 0"),
     ("show: run with a method", ["show", "--run", "{file}", "--method", "identity"], "cannot be combined with --run"),
     ("show: no pair", ["show", "--method", "identity", "--dataset", "synthetic"], "needs --method, --dataset and --pair"),
+    ("train: unknown recipe", ["train", "--method", "sfnet", "-o", "config=embedded", "--recipe", "papr",
+                               "--out", "{tmp}/run"], "Did you mean 'paper'?"),
+    ("train: accumulate 0", ["train", "--method", "sfnet", "-o", "config=embedded", "-o", "feature_size=8",
+                             "--dataset", "synthetic", "--accumulate", "0", "--out", "{tmp}/run"],
+     "accumulate must be >= 1"),
+    ("train: unknown validation metric", ["train", "--method", "sfnet", "-o", "config=embedded", "-o", "feature_size=8",
+                                          "--dataset", "synthetic", "--pairs-per-epoch", "2", "--batch-size", "2",
+                                          "--val-dataset", "synthetic", "--val-limit", "1", "--val-metric", "pck@1.5x",
+                                          "--out", "{tmp}/run"], "validation metric 'pck@1.5x'"),
+    ("train: voc-masks not downloaded", ["train", "--method", "sfnet", "-o", "config=embedded", "--recipe", "paper",
+                                         "--root", "{tmp}", "--out", "{tmp}/run"], "run `corrbench download voc-masks`"),
     ("show: worst without run", ["show", "--method", "identity", "--dataset", "synthetic", "--pair", "0", "--worst",
                                  "2"], "--worst needs --run"),
     ("dinov2 size not a multiple of the patch", [*RUN, "--method", "dinov2", "-o", "size=850"],
@@ -58,6 +69,9 @@ def exiting_plugin(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_writes_nothing(case, tmp_path, capsys, exiting_plugin, monkeypatch):
+    from tests.recipe_runs import register_voc_masks
+
+    register_voc_masks(monkeypatch)
     _, argv, message = case
     work = tmp_path / "work"
     work.mkdir()

@@ -101,14 +101,14 @@ class _Clock:
 
 
 def test_budget_stop_mid_epoch_resumes_exactly(tmp_path, monkeypatch):
-    from corrbench.training import loop
+    from corrbench.training import run
 
     config = TrainConfig(epochs=3, batch_size=2, lr=0.1)
     full = ShiftMethod()
     reference = train(full, _data(), config, tmp_path / "full")
     assert reference.steps == 9
     part = ShiftMethod()
-    monkeypatch.setattr(loop.time, "monotonic", _Clock(calm=4))  # stops after 4 steps: mid-epoch 2
+    monkeypatch.setattr(run.time, "monotonic", _Clock(calm=4))  # stops after 4 steps: mid-epoch 2
     first = train(part, _data(), TrainConfig(epochs=3, batch_size=2, lr=0.1, max_minutes=0.5), tmp_path / "part")
     assert first.stopped_by_budget and first.steps == 4 and first.epochs_done == 1
     state = load_checkpoint(tmp_path / "part" / "last.pth")

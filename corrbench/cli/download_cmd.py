@@ -47,6 +47,11 @@ def handle(args: argparse.Namespace) -> int:
     report = fetch_dataset(args.name, root, force=args.force, progress=False if args.no_progress else None)
     for line in report.manual:
         print(f"corrbench: manual step: {line}", file=sys.stderr)
+    from corrbench.data.cards import load_card
+
     status = "ready" if not report.manual else "downloaded except the manual step(s) above"
-    print(f"{args.name} {status} at {root}; try `corrbench run --method identity --dataset {args.name}`")
+    trainer = load_card(args.name).extra.get("training_only")  # the method whose recipe uses it
+    hint = (f"corrbench train --method {trainer} -o pretrained=true" if trainer
+            else f"corrbench run --method identity --dataset {args.name}")
+    print(f"{args.name} {status} at {root}; try `{hint}`")
     return 0 if not report.manual else 1

@@ -34,6 +34,11 @@ def seed_everything(seed: int) -> None:
 
 def resolve_protocol(dataset: Dataset, protocol: "str | Protocol | None") -> Protocol:
     """The named (or default) protocol for ``dataset``; a preset meant for other datasets is refused."""
+    if dataset.task == "training":
+        from corrbench.errors import UsageError
+
+        raise UsageError(f"dataset '{dataset.name}' holds training images without correspondences; it cannot be "
+                         "evaluated (train with it, evaluate on a benchmark such as pfpascal)")
     name = protocol or dataset.default_protocol
     return get_protocol(name, dataset=dataset.name, any_dataset=name == dataset.default_protocol)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 _LOOP_NAMES = ("CHECKPOINT_FORMAT", "WEIGHTS_FILE", "TrainConfig", "TrainableMethod", "TrainSummary",
-               "checkpoint_options", "make_optimizer", "payload_options", "train")
+               "Validation", "checkpoint_options", "make_optimizer", "payload_options", "train")
 
 _LEARNED_NAMES = ("IMAGENET_MEAN", "IMAGENET_STD", "LearnedMethod", "OfficialWeights", "Preprocessing", "Preset",
                   "seeded")

@@ -61,11 +61,16 @@ class Preprocessing:
 
 @dataclass(frozen=True)
 class Preset(Generic[Config]):
-    """One named configuration of a method: architecture, input and training recipe travel together."""
+    """One named configuration of a method: architecture, input and training recipe travel together.
+
+    ``train`` is the default recipe (``corrbench train`` without ``--recipe``); ``recipes`` names
+    the others, e.g. one per benchmark or per stage (RTN's synthetic stage, then its weak stage).
+    """
 
     config: Config
     preprocessing: Preprocessing
     train: TrainConfig = field(default_factory=TrainConfig)
+    recipes: Mapping[str, TrainConfig] = field(default_factory=dict)
 
 
 @dataclass
@@ -169,6 +174,28 @@ class LearnedMethod(TrainableMethod, Generic[Config]):
 
     def default_train_config(self) -> TrainConfig:
         return copy.deepcopy(self.preset.train)
+
+    def recipe_names(self) -> tuple[str, ...]:
+        """Every name :meth:`train_recipe` takes (presets, and ``preset:recipe``)."""
+        return (*self.presets, *(f"{p}:{r}" for p, spec in self.presets.items() for r in spec.recipes))
+
+    def train_recipe(self, name: str | None = None) -> TrainConfig:
+        """A training recipe, a copy: None = this preset's default; ``NAME`` = this preset's recipe NAME, else
+        preset NAME's default recipe; ``PRESET:NAME`` = recipe NAME of PRESET (so a small architecture can
+        run the paper's recipe: ``-o config=embedded --recipe paper``)."""
+        if name is None:
+            return self.default_train_config()
+        preset_name, _, recipe = name.rpartition(":") if ":" in name else ("", "", name)
+        preset = self.presets.get(preset_name) if preset_name else self.preset
+        if preset is not None and recipe in preset.recipes:
+            return copy.deepcopy(preset.recipes[recipe])
+        if not preset_name and recipe in self.presets:
+            return copy.deepcopy(self.presets[recipe].train)
+        from corrbench.registry import suggest
+
+        known = [*self.presets, *(f"{p}:{r}" for p, spec in self.presets.items() for r in spec.recipes)]
+        raise UsageError(f"method '{self.name}' has no training recipe '{name}'; recipes: {', '.join(known)}."
+                         f"{suggest(name, known)}")
 
     def architecture_options(self) -> tuple[str, ...]:
         return self.architecture

@@ -1,13 +1,14 @@
 """A small generic training loop shared by every trainable method.
 
 Methods own their model and loss; this module owns everything around it that users expect to
-behave the same for every method: seeding, shuffling, optimiser, a time budget, a rich progress
-bar, checkpoints written atomically every epoch, and exact resume from the last one.
+behave the same for every method: seeding, shuffling, optimiser, a per-epoch learning-rate
+schedule, gradient accumulation, mixed precision, data-parallel training under torchrun, a time
+budget, a rich progress bar, validation with best-checkpoint selection, checkpoints written
+atomically, and exact resume (the run itself is :mod:`corrbench.training.run`).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -18,6 +19,7 @@ import torch
 from corrbench.api import Dataset, Method, Pair
 from corrbench.training.checkpoints import load_checkpoint, save_checkpoint
 from corrbench.errors import CheckpointError, UsageError
+from corrbench.training.selection import Validation
 
 CHECKPOINT_FORMAT = "corrbench-checkpoint/1"
 WEIGHTS_FILE = "weights.pth"
@@ -25,7 +27,15 @@ WEIGHTS_FILE = "weights.pth"
 
 @dataclass
 class TrainConfig:
-    """Knobs of a training run; a method's ``default_train_config()`` sets the paper's values."""
+    """Knobs of a training run; a method's ``default_train_config()`` sets the paper's values.
+
+    ``batch_size`` is the number of pairs per optimiser update whatever the number of processes
+    (torchrun) and of micro-batches per update (``accumulate``): one recipe on one GPU or many.
+    The schedule (``scheduler``: None, ``step``, ``multistep`` or ``cosine``) is stepped per epoch.
+    ``dataset``/``split``/``dataset_options`` name the recipe's training data, ``method_options``
+    the method options it needs (e.g. RTN's stage), ``validation`` its model selection, and
+    ``recipe`` says where the recipe comes from and how it differs from the official one.
+    """
 
     epochs: int = 1
     batch_size: int = 4
@@ -39,6 +49,25 @@ class TrainConfig:
     seed: int = 0
     grad_clip: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # --- learning-rate schedule, per epoch (corrbench.training.schedule) ---------------------------
+    scheduler: str | None = None
+    step_size: int = 1  # step: x gamma every step_size epochs
+    milestones: tuple[int, ...] = ()  # multistep: x gamma at each of these epochs
+    gamma: float = 0.1
+    min_lr: float = 0.0  # cosine: the floor
+    cosine_epochs: int | None = None  # cosine: the period (None = epochs)
+    # --- how an update runs -----------------------------------------------------------------------
+    accumulate: int = 1  # micro-batches per update (same update, less memory)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast; fp16 with a GradScaler)
+    save_every_steps: int | None = None  # also checkpoint mid-epoch (exact resume after a kill)
+    workers: int = 0  # threads reading the next updates' pairs ahead (0: read when needed)
+    # --- the recipe's data and model selection ----------------------------------------------------
+    dataset: str | None = None
+    split: str = "train"
+    dataset_options: dict[str, Any] = field(default_factory=dict)
+    method_options: dict[str, Any] = field(default_factory=dict)
+    validation: Validation | None = None
+    recipe: str = ""
 
 
 class TrainableMethod(Method):
@@ -54,6 +83,15 @@ class TrainableMethod(Method):
 
     def default_train_config(self) -> TrainConfig:
         return TrainConfig()
+
+    def recipe_names(self) -> tuple[str, ...]:
+        """Named training recipes besides the default one (see ``LearnedMethod``)."""
+        return ()
+
+    def train_recipe(self, name: str | None = None) -> TrainConfig:
+        if name is not None:
+            raise UsageError(f"method '{self.name}' has no training recipe '{name}' (only its default one)")
+        return self.default_train_config()
 
     def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
@@ -130,6 +168,9 @@ class TrainSummary:
     losses: list[float]
     checkpoint: str
     stopped_by_budget: bool
+    best: dict[str, Any] | None = None  # the best validation (metric, value, epoch, step, ...)
+    validations: list[dict[str, Any]] = field(default_factory=list)
+    world_size: int = 1
 
 
 def _epoch_order(n: int, epoch: int, config: TrainConfig) -> list[int]:
@@ -148,79 +189,27 @@ def train(
     *,
     resume: bool = True,
     progress: bool = False,
+    val_data: Dataset | None = None,
 ) -> TrainSummary:
     """Train ``method`` on ``dataset``; ``out_dir/last.pth`` always holds the latest epoch.
 
     ``last.pth`` carries the optimiser state for resuming; ``weights.pth`` beside it holds only
-    what inference needs (options + state dict): the file to share or commit.
+    what inference needs (options + state dict): the file to share or commit.  With
+    ``config.validation``, ``best.pth`` holds the best validated model and ``validation.json`` the
+    history (``val_data`` overrides the dataset the validation names, e.g. for another root).
+    Under torchrun every rank calls this; rank 0 writes the files.
     """
+    from corrbench.training.run import TrainingRun
+
     if not isinstance(method, TrainableMethod):
         raise UsageError(f"method '{method.name}' cannot be trained (it has no training loss)")
-    out = Path(out_dir)
-    last = out / "last.pth"
-    remove_stale_temporaries(out)
-    optimizer = make_optimizer(method.trainable_parameters(), config)
-    start_epoch, step, losses, skip_batches, rng_state = 0, 0, [], 0, None
-    if resume and last.is_file():
-        state = load_checkpoint(last)
-        check_resume_config(state.get("config"), config, last)
-        method.load_corrbench_checkpoint(state, source=str(last))
-        optimizer.load_state_dict(state["optimizer"])
-        start_epoch, step, losses = state["epoch"], state["step"], list(state["losses"])
-        skip_batches, rng_state = int(state.get("batches_done", 0)), state.get("rng")
-    method.prepare_training(dataset, config)
-    began = time.monotonic()
-    stopped = False
-    from corrbench.progress import progress_bar
-
-    epoch, partial = start_epoch, False
-    for epoch in range(start_epoch, config.epochs):
-        # Seeding per epoch makes a run resumed from an epoch checkpoint identical to an uninterrupted one.
-        torch.manual_seed(config.seed * 100_003 + epoch)
-        order = _epoch_order(len(dataset), epoch, config)
-        batches = [order[i : i + config.batch_size] for i in range(0, len(order), config.batch_size)]
-        first = 0
-        if epoch == start_epoch and skip_batches:
-            # Resuming a budget stop mid-epoch: the same order, the RNG where it stopped, the rest of the batches.
-            first = skip_batches
-            _set_rng(rng_state)
-        method.module.train()
-        batches_done = first
-        with progress_bar(len(batches) - first, f"epoch {epoch + 1}/{config.epochs}", enabled=progress) as advance:
-            for batch in batches[first:]:
-                pairs = [dataset[i] for i in batch]
-                loss, _logs = method.training_loss(pairs, step)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(method.trainable_parameters(), config.grad_clip)
-                optimizer.step()
-                losses.append(float(loss.detach()))
-                step += 1
-                batches_done += 1
-                advance(1)
-                if config.max_minutes is not None and time.monotonic() - began > 60 * config.max_minutes:
-                    stopped = True
-                    break
-        method.module.eval()
-        # A budget stop mid-epoch records where it stopped (epoch, batches done, RNG) so resume is exact.
-        partial = stopped and batches_done < len(batches)
-        payload = {**method.checkpoint_payload(), "optimizer": optimizer.state_dict(),
-                   "epoch": epoch if partial else epoch + 1, "batches_done": batches_done if partial else 0,
-                   "rng": _get_rng() if partial else None, "step": step, "losses": losses,
-                   "partial_epoch": partial, "config": _plain(asdict(config))}
-        save_checkpoint(payload, last)
-        save_checkpoint(method.checkpoint_payload(), out / WEIGHTS_FILE)
-        if stopped:
-            break
-    done = (epoch if partial else epoch + 1) if config.epochs > start_epoch else start_epoch
-    return TrainSummary(epochs_done=done, steps=step, seconds=time.monotonic() - began,
-                        last_loss=losses[-1] if losses else float("nan"), losses=losses,
-                        checkpoint=str(last), stopped_by_budget=stopped)
+    return TrainingRun(method, dataset, config, Path(out_dir), progress=progress, val_data=val_data).run(resume)
 
 
-#: Settings a resumed run may change: how long it goes on.  Anything else changes what it learns.
-RESUMABLE_CHANGES = ("epochs", "max_minutes")
+#: Settings a resumed run may change: how long it goes on, how often it saves, how an update is
+#: split into micro-batches, how many threads read ahead, and the recipe's prose.  Anything else
+#: changes what it learns.
+RESUMABLE_CHANGES = ("epochs", "max_minutes", "save_every_steps", "accumulate", "workers", "recipe")
 
 
 def check_resume_config(stored: dict[str, Any] | None, config: TrainConfig, path: Path) -> None:
@@ -230,32 +219,38 @@ def check_resume_config(stored: dict[str, Any] | None, config: TrainConfig, path
     now = _plain(asdict(config))
     changed = [f"{key} {stored[key]!r} -> {now[key]!r}" for key in sorted(now)
                if key in stored and key not in RESUMABLE_CHANGES and stored[key] != now[key]]
+    if (config.scheduler == "cosine" and config.cosine_epochs is None and "epochs" in stored
+            and stored["epochs"] != now["epochs"]):
+        changed.append(f"epochs {stored['epochs']!r} -> {now['epochs']!r} (the cosine period; set cosine_epochs)")
     if changed:
         raise UsageError(f"{path} was trained with other settings ({'; '.join(changed)}); resume with the "
-                         "checkpoint's settings, or start over with --no-resume (only epochs and "
-                         "max_minutes may change on resume)")
+                         "checkpoint's settings, or start over with --no-resume (only epochs, max_minutes, "
+                         "save_every_steps, accumulate and workers may change on resume)")
+
+
+def check_train_config(config: TrainConfig) -> None:
+    """One-line errors for settings that cannot run, before any work."""
+    from corrbench.eval.precision import check_precision
+    from corrbench.training.schedule import check_schedule
+
+    check_schedule(config)
+    check_precision(config.precision)
+    for name in ("epochs", "batch_size", "accumulate"):
+        if int(getattr(config, name)) < 1:
+            raise UsageError(f"training {name} must be >= 1, got {getattr(config, name)}")
+    if config.workers < 0:
+        raise UsageError(f"training workers must be >= 0, got {config.workers}")
+    if config.save_every_steps is not None and config.save_every_steps < 1:
+        raise UsageError(f"training save_every_steps must be >= 1, got {config.save_every_steps}")
+    if config.validation is not None:
+        config.validation.check()
 
 
 def remove_stale_temporaries(out: Path) -> None:
     """A kill during an atomic save leaves ``.last.pth.*.tmp`` behind: remove such leftovers."""
-    for name in ("last.pth", WEIGHTS_FILE):
+    for name in ("last.pth", WEIGHTS_FILE, "best.pth"):
         for stale in out.glob(f".{name}.*.tmp"):
             stale.unlink(missing_ok=True)
-
-
-def _get_rng() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng(state: dict[str, Any] | None) -> None:
-    if not state:
-        return
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _plain(value: Any) -> Any:
@@ -265,3 +260,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def plain_config(config: TrainConfig) -> dict[str, Any]:
+    return _plain(asdict(config))

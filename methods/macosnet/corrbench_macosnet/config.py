@@ -14,6 +14,7 @@ from corrbench.errors import UsageError
 from corrbench.training.config import config_from_preset, option
 from corrbench.training.learned import Preset
 from corrbench.training.loop import TrainConfig
+from corrbench.training.selection import Validation
 from corrbench_macosnet.preprocess import MACOSNET_INPUT
 
 #: The loss terms of the paper, in the order of ``train.py::process_epoch`` (+ the embedded warm-up).
@@ -137,8 +138,14 @@ class MaCoSNetConfig:
 #: Options whose change alters parameter shapes (checked when loading a checkpoint).
 ARCHITECTURE_OPTIONS = ("encoder", "widths", "image_size", "regressor_kernels", "regressor_channels")
 
-#: train.sh: Adam lr 5e-8, batch 4, 60 epochs, seed 1 (fine-tuning a weakalign model).
-PAPER_TRAINING = TrainConfig(epochs=60, batch_size=4, lr=5e-8, optimizer="adam", seed=1)
+#: train.sh (spec macosnet.md §3.3): PF-PASCAL train.csv (2,940 rows, mirrored where flip=1), Adam lr 5e-8,
+#: batch 4, 60 epochs, seed 1 (fine-tuning a weakalign model); model selection on PF-PASCAL eval.csv
+#: (the 308 val pairs) PCK@0.1 under the 'scnet' rules after every epoch, a best_ copy kept.
+PAPER_TRAINING = TrainConfig(
+    epochs=60, batch_size=4, lr=5e-8, optimizer="adam", seed=1,
+    dataset="pfpascal", split="train", dataset_options={"apply_flip": True},
+    validation=Validation(dataset="pfpascal", split="val", protocol="ncnet_scnet", metric="pck@0.1"),
+    recipe="YunChunChen/MaCoSNet-pytorch train.sh + train.py (spec macosnet.md §3.3); differences: README 'Training'")
 
 PRESETS: dict[str, Preset[MaCoSNetConfig]] = {
     "paper": Preset(MaCoSNetConfig(), MACOSNET_INPUT, PAPER_TRAINING),

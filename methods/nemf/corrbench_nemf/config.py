@@ -15,6 +15,7 @@ from typing import Any
 from corrbench.errors import UsageError
 from corrbench.training.learned import Preprocessing, Preset
 from corrbench.training.loop import TrainConfig
+from corrbench.training.selection import Validation
 
 #: ImageNet-normalised first, then bicubic (align-corners) to input_size², as the official test.
 NEMF_INPUT = Preprocessing(size_option="input_size", resize="normalise-then-bicubic-align-corners")
@@ -100,10 +101,30 @@ class NeMFConfig:
 ARCHITECTURE_OPTIONS = ("backbone", "backbone_channels", "hyperpixel", "feature_size", "level_channels", "feature_proj_dim",
                         "depth", "num_heads", "mlp_ratio", "harmonics", "field_hidden", "field_blocks")
 
+#: Where the recipe comes from: NeMF released no training code; its test code reads CATs' data layout
+#: (``--datapath ../Datasets_CATs``) and CATs trains the same cost aggregator.
+CATS_SOURCE = ("recipe of CATs (SunghwanHong/Cost-Aggregation-transformers train.py @b0d47d2: AdamW lr 3e-5, "
+               "weight decay 0.05, batch 32, 100 epochs, MultiStepLR [70, 80, 90] x0.5, seed 2021, train on 'trn', "
+               "PCK@0.1 on 'val' every epoch, best kept); NeMF's own is unreleased")
+
+
+def cats_recipe(benchmark: str, split: str, protocol: str, **data: Any) -> TrainConfig:
+    """CATs' training recipe on one benchmark's train split, validated on its val split."""
+    return TrainConfig(epochs=100, batch_size=32, lr=3e-5, optimizer="adamw", weight_decay=0.05, seed=2021,
+                       scheduler="multistep", milestones=(70, 80, 90), gamma=0.5,
+                       dataset=benchmark, split=split, dataset_options=dict(data),
+                       validation=Validation(dataset=benchmark, split="val", protocol=protocol, metric="pck@0.1"),
+                       recipe=CATS_SOURCE)
+
+
+#: PF-PASCAL: train_pairs.csv (keypoints from the .mat files; rows with flip=1 mirrored, as CATs' loader
+#: does); SPair-71k: Layout/large/trn.txt.  Model selection under NeMF's own test protocol.
+PAPER_RECIPES = {"pfpascal": cats_recipe("pfpascal", "train", "nemf", apply_flip=True),
+                 "spair": cats_recipe("spair", "trn", "nemf")}
+
 PRESETS: dict[str, Preset[NeMFConfig]] = {
-    # Training recipe not released; CATs' recipe for the same aggregator: AdamW lr 3e-5 (see README).
-    "paper": Preset(NeMFConfig(), NEMF_INPUT,
-                    TrainConfig(epochs=100, batch_size=8, lr=3e-5, optimizer="adamw", weight_decay=0.05)),
+    # Training recipe not released; CATs' recipe for the same aggregator (see README "Training").
+    "paper": Preset(NeMFConfig(), NEMF_INPUT, PAPER_RECIPES["pfpascal"], recipes=PAPER_RECIPES),
     # The embedded benchmark: timm resnet10t at a quarter of its width (stage widths 16-128, one
     # BasicBlock per stage, ids 1-4 = the last block of each stage) trained end-to-end from random init, 128² input, 8x8 coarse grid, a narrow
     # transformer and decoder; PatchMatch on at most 24 cells per side, 10 iterations (version 2; 48 and 20

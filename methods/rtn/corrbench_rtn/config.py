@@ -10,6 +10,7 @@ from typing import Any
 from corrbench.errors import UsageError
 from corrbench.training.learned import Preset
 from corrbench.training.loop import TrainConfig
+from corrbench.training.selection import Validation
 from corrbench_rtn.preprocess import RTN_INPUT
 
 
@@ -53,11 +54,30 @@ class RTNConfig:
 #: Options that change parameter shapes (checked when loading a checkpoint).
 SHAPE_OPTIONS = ("backbone", "backbone_width", "max_disp", "geo_widths", "geo_edge_kernel")
 
+#: The MatConvNet solver of both stages (spec rtn.md §3.1): SGD momentum 0.9, weight decay 5e-4, lr 1e-5, batch 16.
+_SOLVER = dict(batch_size=16, lr=1e-5, weight_decay=5e-4, optimizer="sgd", momentum=0.9)
+
+#: The paper's two stages (spec rtn.md §3.2-3.3).  Stage 1, ``synthetic``: random affine warps of single
+#: PASCAL images with their known flow, 10 epochs (train_pascal_synthetic.m; its VOC 2011 trainval JPEGs are
+#: replaced by voc-masks, VOC 2012 segmentation minus the PF-PASCAL test images; translations U[-0.4, 0.4]).
+#: Stage 2, ``pfpascal``: the weak loss on PF-PASCAL train pairs inside the query box, 20 epochs, from the
+#: stage-1 weights (``--weights``); the training pairs appear flipped too (flip=1 rows), in a random order.
+STAGES = {
+    "synthetic": TrainConfig(epochs=10, dataset="voc-masks", split="trainval",
+                             method_options={"warmup_steps": 10**9, "warp_translation": 0.4},
+                             recipe="seungryong/RTNs train_pascal_synthetic.m (spec rtn.md §3.2); README 'Training'",
+                             **_SOLVER),
+    "pfpascal": TrainConfig(epochs=20, dataset="pfpascal", split="train", dataset_options={"apply_flip": True},
+                            method_options={"warmup_steps": 0, "loss_region": "bbox"},
+                            validation=Validation(dataset="pfpascal", split="val", protocol="densematching"),
+                            recipe="seungryong/RTNs train_pf_pascal.m (spec rtn.md §3.3); README 'Training'",
+                            **_SOLVER),
+}
+
 PRESETS: dict[str, Preset[RTNConfig]] = {
     # The paper's PF-PASCAL model (spec §2): VGG-19, 256 x 256, 16 x 16 coarse / 32 x 32 fine grids;
-    # spec §3.3: SGD momentum 0.9, weight decay 5e-4, lr 1e-5, batch 16, 20 epochs.
-    "paper": Preset(RTNConfig(), RTN_INPUT,
-                    TrainConfig(epochs=20, batch_size=16, lr=1e-5, weight_decay=5e-4, optimizer="sgd", momentum=0.9)),
+    # its default recipe is stage 2 (stage 1 is --recipe synthetic).
+    "paper": Preset(RTNConfig(), RTN_INPUT, STAGES["pfpascal"], recipes=STAGES),
     # Embedded CPU configuration: tiny CNN, 128 x 128 input, same 16 x 16 / 32 x 32 grids, a narrow
     # geo U-Net; image-extent coordinates so the field maps to pixels exactly.  From random init on
     # CPU the paper's SGD at 1e-5 does not move; Adam does.

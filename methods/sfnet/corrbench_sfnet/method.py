@@ -126,13 +126,17 @@ class SFNetMethod(LearnedMethod[SFNetConfig]):
     # --- training ----------------------------------------------------------------------------
     def training_loss(self, pairs: Sequence[Pair], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         """Paper recipe: every image of the batch (source and target of each pair) with its mask
-        becomes an affine-warped training pair; the dataset's own pairs are not used as pairs."""
+        becomes an affine-warped training pair; the dataset's own pairs are not used as pairs.
+        A single-image item (``meta['single_image']``, e.g. ``voc-masks``) gives one sample."""
         images, masks = [], []
         for pair in pairs:
-            for image, mask in ((pair.src_image, pair.src_mask), (pair.trg_image, pair.trg_mask)):
+            sides = [(pair.src_image, pair.src_mask)]
+            if not pair.meta.get("single_image"):
+                sides.append((pair.trg_image, pair.trg_mask))
+            for image, mask in sides:
                 if mask is None:
                     raise UsageError(f"sfnet trains on foreground masks; pair '{pair.pair_id}' has none "
-                                     "(use a dataset with masks, e.g. synthetic or a PASCAL mask set)")
+                                     "(use a dataset with masks, e.g. synthetic or voc-masks)")
                 images.append(image)
                 masks.append(mask)
         self.cache.clear()  # weights change: cached embeddings are stale

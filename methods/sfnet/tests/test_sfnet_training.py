@@ -82,3 +82,22 @@ def test_training_needs_masks():
     pair.trg_mask = None
     with pytest.raises(UsageError, match="foreground masks"):
         SFNetMethod(**TINY).training_loss([pair], 0)
+
+
+def test_a_single_image_item_is_one_training_sample(monkeypatch):
+    """voc-masks items are one image (source = target): the official batch of 16 images is 16 items."""
+    from corrbench_sfnet import method as method_module
+
+    seen = []
+    real = method_module.synthesize
+
+    def counting(images, masks, *args, **kwargs):
+        seen.append(len(images))
+        return real(images, masks, *args, **kwargs)
+
+    monkeypatch.setattr(method_module, "synthesize", counting)
+    single = masked_pair("img", seed=3)
+    single.trg_image, single.trg_mask, single.meta = single.src_image, single.src_mask, {"single_image": True}
+    model = SFNetMethod(**TINY)
+    loss, _ = model.training_loss([single, masked_pair("pair", seed=4)], 0)
+    assert seen == [3] and torch.isfinite(loss)
