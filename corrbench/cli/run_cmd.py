@@ -77,12 +77,7 @@ def check_output_paths(args: argparse.Namespace) -> None:
 
 def weights_entry(method: str, weights: str | None):
     """The registry entry ``--weights`` names (None for a file or no weights); nothing is fetched."""
-    if weights is None:
-        return None
-    check_weights(method, weights)
-    from corrbench.weights.registry import resolve_weights
-
-    return resolve_weights(method, weights, fetch=False).entry
+    return check_weights(method, weights)
 
 
 def paper_protocol(args: argparse.Namespace, entry) -> str | None:
@@ -100,19 +95,20 @@ def paper_protocol(args: argparse.Namespace, entry) -> str | None:
     return entry.protocol
 
 
-def check_weights(method: str, weights: str | None) -> None:
+def check_weights(method: str, weights: str | None):
     """``--weights`` must be a file or a registry tag of this method, and only for methods that take weights.
 
-    Checked before any work; a tag's files are fetched only when the method is built.
+    Checked before any work (a tag's files are fetched only when the method is built); returns the
+    tag's registry entry, None for a file.
     """
     from corrbench.registry import METHOD_GROUP, resolve
     from corrbench.weights.registry import resolve_weights
 
     if weights is None:
-        return
+        return None
     if not getattr(resolve(METHOD_GROUP, method), "takes_weights", True):
         raise UsageError(f"method '{method}' takes no weights; drop --weights {weights}")
-    resolve_weights(method, weights, fetch=False)
+    return resolve_weights(method, weights, fetch=False).entry
 
 
 def add_dataset_option_arg(parser: argparse.ArgumentParser) -> None:
